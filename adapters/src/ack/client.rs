@@ -1,0 +1,277 @@
+//! The ACK OpenAPI client: a signed `GET /k8s/<cluster>/user_config`, and the translation of its
+//! answer into a `ClusterCredential` or a precise `IssueError`.
+
+use super::kubeconfig::extract_client_credential;
+use super::roa::{self, SignableRequest};
+use crate::http::{BodyError, Endpoint, error_chain, read_body_capped};
+use ack_ram_domain::ports::{
+    ApiErrorDetails, Clock, ClusterCredentialIssuer, IssueError, IssueRequest,
+};
+use ack_ram_domain::{AccessCredentials, ClusterCredential};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The CS API version this client speaks.
+const API_VERSION: &str = "2015-12-15";
+const ACTION: &str = "DescribeClusterUserKubeconfig";
+/// Largest answer read from the API; a kubeconfig is a few KiB.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Client for the ACK (CS) OpenAPI.
+pub struct AckClient {
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Deserialize)]
+struct SuccessBody {
+    config: Option<String>,
+    expiration: Option<String>,
+}
+
+impl AckClient {
+    /// A client that sends requests to `endpoint` with `http`, dating them with `clock`.
+    pub fn new(http: reqwest::Client, endpoint: Endpoint, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            http,
+            endpoint,
+            clock,
+        }
+    }
+
+    fn transport(&self, message: String) -> IssueError {
+        IssueError::Transport {
+            endpoint: self.endpoint.to_string(),
+            message,
+        }
+    }
+}
+
+#[async_trait]
+impl ClusterCredentialIssuer for AckClient {
+    async fn issue(
+        &self,
+        request: &IssueRequest,
+        credentials: &AccessCredentials,
+    ) -> Result<ClusterCredential, IssueError> {
+        let resource = format!(
+            "/k8s/{}/user_config",
+            roa::encode_path_segment(request.cluster_id.as_str())
+        );
+        // The signature covers the path as sent, including an endpoint's path prefix.
+        let path = format!("{}{resource}", self.endpoint.path_prefix());
+        let mut query: Vec<(String, String)> = Vec::new();
+        if request.private_address {
+            query.push(("PrivateIpAddress".into(), "true".into()));
+        }
+        if let Some(minutes) = request.lifetime.temporary_minutes() {
+            query.push(("TemporaryDurationMinutes".into(), minutes.to_string()));
+        }
+        query.sort();
+
+        let date = httpdate::fmt_http_date(self.clock.now().into());
+        let nonce = hex_nonce();
+        let mut headers: Vec<(String, String)> = vec![
+            ("accept".into(), "application/json".into()),
+            ("date".into(), date),
+            ("x-acs-signature-nonce".into(), nonce),
+            ("x-acs-signature-method".into(), "HMAC-SHA1".into()),
+            ("x-acs-signature-version".into(), "1.0".into()),
+            ("x-acs-version".into(), API_VERSION.into()),
+            ("x-acs-action".into(), ACTION.into()),
+        ];
+        if let Some(token) = &credentials.security_token {
+            headers.push(("x-acs-accesskey-id".into(), credentials.access_key_id.clone()));
+            headers.push(("x-acs-security-token".into(), token.expose().to_owned()));
+        }
+        let to_sign = roa::string_to_sign(&SignableRequest {
+            method: "GET",
+            path: &path,
+            query: &query,
+            headers: &headers,
+        });
+        let signature = roa::sign(credentials.access_key_secret.expose(), &to_sign);
+        headers.push((
+            "authorization".into(),
+            format!("acs {}:{signature}", credentials.access_key_id),
+        ));
+
+        let mut url = self.endpoint.url_for(&resource);
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(
+                &url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&query)
+                    .finish(),
+            );
+        }
+        let mut builder = self.http.get(url);
+        for (name, value) in &headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        tracing::debug!(
+            endpoint = %self.endpoint,
+            cluster = %request.cluster_id,
+            access_key_id = %credentials.access_key_id,
+            sts = credentials.security_token.is_some(),
+            "calling {ACTION}"
+        );
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| self.transport(error_chain(&e)))?;
+        let status = response.status();
+        let header_request_id = response
+            .headers()
+            .get("x-acs-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("no content type")
+            .to_owned();
+        let body = read_body_capped(response, MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge { .. } => IssueError::InvalidResponse(e.to_string()),
+                BodyError::Read(_) => self.transport(e.to_string()),
+            })?;
+        tracing::debug!(status = status.as_u16(), bytes = body.len(), "{ACTION} answered");
+
+        if !status.is_success() {
+            return Err(IssueError::Api(api_error(
+                status.as_u16(),
+                &body,
+                &content_type,
+                header_request_id,
+            )));
+        }
+        parse_success(&body)
+    }
+}
+
+fn parse_success(body: &[u8]) -> Result<ClusterCredential, IssueError> {
+    let invalid = |m: String| IssueError::InvalidResponse(m);
+    let parsed: SuccessBody = serde_json::from_slice(body).map_err(|e| {
+        invalid(format!(
+            "the body is not the expected JSON ({} bytes; {})",
+            body.len(),
+            e
+        ))
+    })?;
+    let config = parsed
+        .config
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| invalid("the answer has no kubeconfig (field \"config\")".into()))?;
+    let raw_expiration = parsed
+        .expiration
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| invalid("the answer has no expiration (field \"expiration\")".into()))?;
+    let expiration = DateTime::parse_from_rfc3339(&raw_expiration)
+        .map_err(|_| invalid(format!("the expiration {raw_expiration:?} is not an RFC 3339 time")))?
+        .with_timezone(&Utc);
+    let (client_certificate_pem, client_key_pem) =
+        extract_client_credential(&config).map_err(|e| invalid(e.to_string()))?;
+    Ok(ClusterCredential {
+        client_certificate_pem,
+        client_key_pem,
+        expiration,
+    })
+}
+
+/// Reads the error fields Alibaba Cloud APIs use, in either spelling.
+fn api_error(
+    status: u16,
+    body: &[u8],
+    content_type: &str,
+    header_request_id: Option<String>,
+) -> ApiErrorDetails {
+    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let field = |names: &[&str]| -> Option<String> {
+        let object = json.as_ref()?.as_object()?;
+        names.iter().find_map(|n| match object.get(*n)? {
+            serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    let message = field(&["Message", "message"]).or_else(|| {
+        json.is_none().then(|| {
+            format!(
+                "the error body is not JSON ({content_type}, {} bytes); a proxy or gateway may have answered instead of the ACK API",
+                body.len()
+            )
+        })
+    });
+    ApiErrorDetails {
+        action: ACTION.to_owned(),
+        status,
+        code: field(&["Code", "code"]),
+        message,
+        request_id: field(&["RequestId", "requestId", "requestid"]).or(header_request_id),
+    }
+}
+
+fn hex_nonce() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_fields_in_both_spellings() {
+        let e = api_error(
+            404,
+            br#"{"code":"ErrorClusterNotFound","message":"cluster c1 not found","requestId":"R-1","status":404}"#,
+            "application/json",
+            None,
+        );
+        assert_eq!(e.code.as_deref(), Some("ErrorClusterNotFound"));
+        assert_eq!(e.request_id.as_deref(), Some("R-1"));
+        assert_eq!(
+            e.to_string(),
+            "DescribeClusterUserKubeconfig answered HTTP 404 ErrorClusterNotFound: cluster c1 not found (RequestId R-1)"
+        );
+        let e = api_error(403, br#"{"Code":"Forbidden.RAM","Message":"denied","RequestId":"R-2"}"#, "", None);
+        assert_eq!((e.code.as_deref(), e.request_id.as_deref()), (Some("Forbidden.RAM"), Some("R-2")));
+    }
+
+    #[test]
+    fn non_json_errors_are_summarised_not_dumped() {
+        let e = api_error(502, b"<html>secret-looking gateway page</html>", "text/html", Some("H-1".into()));
+        let shown = e.to_string();
+        assert!(shown.contains("not JSON (text/html, 40 bytes)"), "{shown}");
+        assert!(!shown.contains("gateway page"));
+        assert_eq!(e.request_id.as_deref(), Some("H-1"));
+    }
+
+    #[test]
+    fn success_bodies_must_be_complete() {
+        for (body, want) in [
+            (&b"not json"[..], "not the expected JSON"),
+            (br#"{"expiration":"2030-01-01T00:00:00Z"}"#, "no kubeconfig"),
+            (br#"{"config":"users: []"}"#, "no expiration"),
+            (br#"{"config":"users: []","expiration":"soon"}"#, "not an RFC 3339"),
+            (br#"{"config":"users: []","expiration":"2030-01-01T00:00:00Z"}"#, "no users"),
+        ] {
+            let got = parse_success(body).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(got.contains(want), "{got}");
+        }
+    }
+
+    #[test]
+    fn nonces_are_fresh_hex() {
+        let (a, b) = (hex_nonce(), hex_nonce());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(a, b);
+    }
+}

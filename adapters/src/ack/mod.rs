@@ -1,0 +1,9 @@
+//! The ACK (Container Service, "CS") OpenAPI: `DescribeClusterUserKubeconfig`, which issues a
+//! client certificate for one cluster.
+
+mod client;
+mod kubeconfig;
+pub mod roa;
+
+pub use client::{AckClient, MAX_RESPONSE_BYTES};
+pub use kubeconfig::{KubeconfigError, extract_client_credential};

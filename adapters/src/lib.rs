@@ -1,0 +1,22 @@
+//! Adapters: one module per outside system, each implementing one port of `ack-ram-domain`.
+//!
+//! - [`ack`]: the ACK (CS) OpenAPI client and its ROA signer ([`ClusterCredentialIssuer`]).
+//! - [`sources`]: where Alibaba Cloud credentials come from ([`AccessCredentialProvider`]).
+//! - [`store`]: where issued certificates are cached ([`CredentialStore`]).
+//! - [`http`]: the one place that builds HTTP clients.
+//! - [`clock`]: the system clock ([`Clock`]).
+//!
+//! Which adapter runs is decided by the app's configuration; nothing here reads process-wide
+//! state on its own (the environment arrives as an [`env::Environment`] value).
+//!
+//! [`ClusterCredentialIssuer`]: ack_ram_domain::ports::ClusterCredentialIssuer
+//! [`AccessCredentialProvider`]: ack_ram_domain::ports::AccessCredentialProvider
+//! [`CredentialStore`]: ack_ram_domain::ports::CredentialStore
+//! [`Clock`]: ack_ram_domain::ports::Clock
+
+pub mod ack;
+pub mod clock;
+pub mod env;
+pub mod http;
+pub mod sources;
+pub mod store;

@@ -1,0 +1,6 @@
+//! Where issued certificates are kept between runs. One module per store, each a
+//! `CredentialStore`.
+
+pub mod file;
+
+pub use file::FileStore;

@@ -1,0 +1,219 @@
+//! The `ExecCredential` object kubectl reads from the plugin's stdout, and the cache file format.
+//!
+//! Both are the same JSON, exactly as the Go tool writes it (one-space indentation, the key
+//! order `kind`, `apiVersion`, `spec`, `status`), so a cache directory can be shared with the Go
+//! tool in both directions. Reading is forgiving in one way only: any file that does not hold a
+//! usable credential is reported as an error the caller treats as a cache miss, never a panic.
+
+use super::{ApiVersion, ClusterCredential, Secret};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The ExecCredential kubectl expects, in certificate mode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecCredential {
+    /// Which `client.authentication.k8s.io` version to print.
+    pub api_version: ApiVersion,
+    /// The certificate, key and expiry.
+    pub credential: ClusterCredential,
+}
+
+/// Why bytes read from a cache file are not a usable credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CachedCredentialError {
+    #[error("not an ExecCredential JSON document: {0}")]
+    Json(String),
+    #[error("the ExecCredential has no status")]
+    NoStatus,
+    #[error("status.expirationTimestamp is missing")]
+    NoExpiration,
+    #[error("status.expirationTimestamp {0:?} is not an RFC 3339 time")]
+    BadExpiration(String),
+    #[error("status.clientCertificateData or status.clientKeyData is missing or empty")]
+    NoCertificate,
+}
+
+#[derive(Serialize)]
+struct Wire<'a> {
+    kind: &'static str,
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    spec: WireSpec,
+    status: WireStatus<'a>,
+}
+
+#[derive(Serialize)]
+struct WireSpec {
+    interactive: bool,
+}
+
+#[derive(Serialize)]
+struct WireStatus<'a> {
+    #[serde(rename = "expirationTimestamp")]
+    expiration_timestamp: String,
+    #[serde(rename = "clientCertificateData")]
+    client_certificate_data: &'a str,
+    #[serde(rename = "clientKeyData")]
+    client_key_data: &'a str,
+}
+
+#[derive(Deserialize)]
+struct LenientWire {
+    status: Option<LenientStatus>,
+}
+
+#[derive(Deserialize)]
+struct LenientStatus {
+    #[serde(rename = "expirationTimestamp")]
+    expiration_timestamp: Option<String>,
+    #[serde(rename = "clientCertificateData")]
+    client_certificate_data: Option<String>,
+    #[serde(rename = "clientKeyData")]
+    client_key_data: Option<String>,
+}
+
+impl ExecCredential {
+    /// Wraps a credential for printing in the given API version.
+    pub fn new(api_version: ApiVersion, credential: ClusterCredential) -> Self {
+        Self {
+            api_version,
+            credential,
+        }
+    }
+
+    /// The JSON document, without a trailing newline (the cache file form). Add `\n` for stdout.
+    pub fn to_json(&self) -> String {
+        let wire = Wire {
+            kind: "ExecCredential",
+            api_version: self.api_version.group_version(),
+            spec: WireSpec { interactive: false },
+            status: WireStatus {
+                expiration_timestamp: self
+                    .credential
+                    .expiration
+                    .to_rfc3339_opts(SecondsFormat::Secs, true),
+                client_certificate_data: &self.credential.client_certificate_pem,
+                client_key_data: self.credential.client_key_pem.expose(),
+            },
+        };
+        let mut out = Vec::with_capacity(
+            256 + self.credential.client_certificate_pem.len()
+                + self.credential.client_key_pem.expose().len(),
+        );
+        let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+        // Serialising plain strings and bools into memory cannot fail; keep the fallback total.
+        if wire.serialize(&mut ser).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Reads a cache file's bytes. Anything that is not a complete credential is an error.
+    ///
+    /// `kind` and `apiVersion` are not checked (the cache key already fixes the version, and the
+    /// Go tool does not check them either); the output is always re-rendered in the caller's
+    /// version.
+    pub fn parse_cached(bytes: &[u8]) -> Result<ClusterCredential, CachedCredentialError> {
+        let wire: LenientWire = serde_json::from_slice(bytes)
+            .map_err(|e| CachedCredentialError::Json(e.to_string()))?;
+        let status = wire.status.ok_or(CachedCredentialError::NoStatus)?;
+        let raw_expiration = status
+            .expiration_timestamp
+            .ok_or(CachedCredentialError::NoExpiration)?;
+        let expiration = DateTime::parse_from_rfc3339(&raw_expiration)
+            .map_err(|_| CachedCredentialError::BadExpiration(raw_expiration.clone()))?
+            .with_timezone(&Utc);
+        match (status.client_certificate_data, status.client_key_data) {
+            (Some(cert), Some(key)) if !cert.is_empty() && !key.is_empty() => {
+                Ok(ClusterCredential {
+                    client_certificate_pem: cert,
+                    client_key_pem: Secret::new(key),
+                    expiration,
+                })
+            }
+            _ => Err(CachedCredentialError::NoCertificate),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn sample() -> ClusterCredential {
+        ClusterCredential {
+            client_certificate_pem:
+                "-----BEGIN CERTIFICATE-----\nMIIDexample...\n-----END CERTIFICATE-----\n".into(),
+            client_key_pem: Secret::new(
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEexample...\n-----END RSA PRIVATE KEY-----\n",
+            ),
+            expiration: Utc
+                .with_ymd_and_hms(2024, 3, 10, 12, 56, 17)
+                .single()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The exact text of `exec-credential.md` §1.2 and §1.3.
+    #[test]
+    fn renders_exactly_like_the_go_tool() {
+        let expected = r#"{
+ "kind": "ExecCredential",
+ "apiVersion": "client.authentication.k8s.io/v1beta1",
+ "spec": {
+  "interactive": false
+ },
+ "status": {
+  "expirationTimestamp": "2024-03-10T12:56:17Z",
+  "clientCertificateData": "-----BEGIN CERTIFICATE-----\nMIIDexample...\n-----END CERTIFICATE-----\n",
+  "clientKeyData": "-----BEGIN RSA PRIVATE KEY-----\nMIIEexample...\n-----END RSA PRIVATE KEY-----\n"
+ }
+}"#;
+        assert_eq!(ExecCredential::new(ApiVersion::V1Beta1, sample()).to_json(), expected);
+        let v1 = ExecCredential::new(ApiVersion::V1, sample()).to_json();
+        assert_eq!(
+            v1,
+            expected.replace("k8s.io/v1beta1", "k8s.io/v1"),
+            "v1 differs only in apiVersion"
+        );
+    }
+
+    #[test]
+    fn round_trips_and_normalises_offsets_to_utc() {
+        let json = ExecCredential::new(ApiVersion::V1, sample()).to_json();
+        assert_eq!(ExecCredential::parse_cached(json.as_bytes()), Ok(sample()));
+        let with_offset = json.replace("2024-03-10T12:56:17Z", "2024-03-10T20:56:17.5+08:00");
+        let parsed = ExecCredential::parse_cached(with_offset.as_bytes());
+        assert_eq!(
+            parsed.map(|c| c.expiration.timestamp()),
+            Ok(sample().expiration.timestamp())
+        );
+    }
+
+    #[test]
+    fn incomplete_documents_are_errors_not_panics() {
+        for (doc, want) in [
+            ("", "Json"),
+            ("{", "Json"),
+            ("null", "Json"),
+            ("{}", "NoStatus"),
+            (r#"{"status":null}"#, "NoStatus"),
+            (r#"{"status":{}}"#, "NoExpiration"),
+            (r#"{"status":{"expirationTimestamp":null}}"#, "NoExpiration"),
+            (r#"{"status":{"expirationTimestamp":"tomorrow"}}"#, "BadExpiration"),
+            (r#"{"status":{"expirationTimestamp":"2030-01-01T00:00:00Z"}}"#, "NoCertificate"),
+            (
+                r#"{"status":{"expirationTimestamp":"2030-01-01T00:00:00Z","clientCertificateData":"x","clientKeyData":""}}"#,
+                "NoCertificate",
+            ),
+            (r#"{"status":{"expirationTimestamp":5}}"#, "Json"),
+            ("[1,2]", "Json"),
+        ] {
+            let got = ExecCredential::parse_cached(doc.as_bytes());
+            let got = format!("{got:?}");
+            assert!(got.contains(want), "{doc}: {got}");
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Value types of the domain. Each one validates on construction, so code that holds one never
+//! has to ask again whether it is well formed.
+
+mod api_version;
+mod cache_key;
+mod cluster_id;
+mod credentials;
+mod exec_credential;
+mod lifetime;
+mod secret;
+
+pub use api_version::{ApiVersion, ApiVersionError};
+pub use cache_key::{CacheKey, IdentityInputs};
+pub use cluster_id::{ClusterId, ClusterIdError};
+pub use credentials::{AccessCredentials, ClusterCredential};
+pub use exec_credential::{CachedCredentialError, ExecCredential};
+pub use lifetime::{CertificateLifetime, LifetimeError};
+pub use secret::Secret;
+
+/// Shorthand for tests across the crate.
+#[cfg(test)]
+pub(crate) fn lifetime_for_tests(minutes: u32) -> CertificateLifetime {
+    CertificateLifetime::Minutes(minutes)
+}
