@@ -140,7 +140,9 @@ pub struct Endpoint(Url);
 
 /// Why an endpoint string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid endpoint {input:?}: {reason}; use a host such as cs.cn-hangzhou.aliyuncs.com, host:port, or a full https:// or http:// URL")]
+#[error(
+    "invalid endpoint {input:?}: {reason}; use a host such as cs.cn-hangzhou.aliyuncs.com, host:port, or a full https:// or http:// URL"
+)]
 pub struct EndpointError {
     input: String,
     reason: String,
@@ -210,8 +212,12 @@ mod tests {
 
     #[test]
     fn host_alone_means_https() {
-        let e = Endpoint::parse("cs.cn-beijing.aliyuncs.com").map(|e| e.url_for("/k8s/c/user_config"));
-        assert_eq!(e.as_deref(), Ok("https://cs.cn-beijing.aliyuncs.com/k8s/c/user_config"));
+        let e =
+            Endpoint::parse("cs.cn-beijing.aliyuncs.com").map(|e| e.url_for("/k8s/c/user_config"));
+        assert_eq!(
+            e.as_deref(),
+            Ok("https://cs.cn-beijing.aliyuncs.com/k8s/c/user_config")
+        );
         let e = Endpoint::parse("127.0.0.1:8443").map(|e| e.to_string());
         assert_eq!(e.as_deref(), Ok("https://127.0.0.1:8443"));
     }
@@ -219,7 +225,10 @@ mod tests {
     #[test]
     fn full_urls_keep_their_scheme_and_prefix() {
         let e = Endpoint::parse("http://127.0.0.1:1234/");
-        assert_eq!(e.as_ref().map(|e| e.to_string()).as_deref(), Ok("http://127.0.0.1:1234"));
+        assert_eq!(
+            e.as_ref().map(|e| e.to_string()).as_deref(),
+            Ok("http://127.0.0.1:1234")
+        );
         let e = Endpoint::parse("https://proxy.example/cs/");
         assert_eq!(e.as_ref().map(|e| e.path_prefix()), Ok("/cs"));
         assert_eq!(
@@ -230,7 +239,15 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_endpoint() {
-        for bad in ["", "  ", "ftp://x", "https://", "https://u:p@host", "host?x=1", "http://a b"] {
+        for bad in [
+            "",
+            "  ",
+            "ftp://x",
+            "https://",
+            "https://u:p@host",
+            "host?x=1",
+            "http://a b",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -238,11 +255,15 @@ mod tests {
     #[test]
     fn region_defaults() {
         assert_eq!(
-            Endpoint::cs_for_region(Some("cn-hangzhou")).map(|e| e.to_string()).as_deref(),
+            Endpoint::cs_for_region(Some("cn-hangzhou"))
+                .map(|e| e.to_string())
+                .as_deref(),
             Ok("https://cs.cn-hangzhou.aliyuncs.com")
         );
         assert_eq!(
-            Endpoint::cs_for_region(None).map(|e| e.to_string()).as_deref(),
+            Endpoint::cs_for_region(None)
+                .map(|e| e.to_string())
+                .as_deref(),
             Ok("https://cs.aliyuncs.com")
         );
     }

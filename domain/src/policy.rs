@@ -75,7 +75,11 @@ mod tests {
             }
         );
         assert_eq!(
-            assess(now + Duration::minutes(36) + Duration::seconds(1), three_h, now),
+            assess(
+                now + Duration::minutes(36) + Duration::seconds(1),
+                three_h,
+                now
+            ),
             Freshness::Fresh {
                 remaining: Duration::minutes(36) + Duration::seconds(1)
             }

@@ -4,7 +4,9 @@
 //! one adapter to each. Errors are domain types so the use case can decide on them (skip a
 //! source, fall back to a cached certificate) without knowing which adapter failed.
 
-use crate::model::{AccessCredentials, CacheKey, CertificateLifetime, ClusterCredential, ClusterId};
+use crate::model::{
+    AccessCredentials, CacheKey, CertificateLifetime, ClusterCredential, ClusterId,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 

@@ -300,11 +300,8 @@ mod tests {
         let mut provider = MockAccessCredentialProvider::new();
         provider.expect_provide().never();
         let issuer = issuer_returning(Err(transport_error()), 0);
-        let served = block_on(GetCredential::new(&store, &clock).execute(
-            &request(),
-            &provider,
-            &issuer,
-        ));
+        let served =
+            block_on(GetCredential::new(&store, &clock).execute(&request(), &provider, &issuer));
         assert_eq!(
             served,
             Ok(Served {
@@ -415,7 +412,9 @@ mod tests {
             reason: "permission denied".into(),
         };
         let returned = broken.clone();
-        store.expect_load().returning(move |_| Err(returned.clone()));
+        store
+            .expect_load()
+            .returning(move |_| Err(returned.clone()));
         let save_error = broken.clone();
         store
             .expect_save()

@@ -84,7 +84,10 @@ impl ClusterCredentialIssuer for AckClient {
             ("x-acs-action".into(), ACTION.into()),
         ];
         if let Some(token) = &credentials.security_token {
-            headers.push(("x-acs-accesskey-id".into(), credentials.access_key_id.clone()));
+            headers.push((
+                "x-acs-accesskey-id".into(),
+                credentials.access_key_id.clone(),
+            ));
             headers.push(("x-acs-security-token".into(), token.expose().to_owned()));
         }
         let to_sign = roa::string_to_sign(&SignableRequest {
@@ -141,7 +144,11 @@ impl ClusterCredentialIssuer for AckClient {
                 BodyError::TooLarge { .. } => IssueError::InvalidResponse(e.to_string()),
                 BodyError::Read(_) => self.transport(e.to_string()),
             })?;
-        tracing::debug!(status = status.as_u16(), bytes = body.len(), "{ACTION} answered");
+        tracing::debug!(
+            status = status.as_u16(),
+            bytes = body.len(),
+            "{ACTION} answered"
+        );
 
         if !status.is_success() {
             return Err(IssueError::Api(api_error(
@@ -173,7 +180,11 @@ fn parse_success(body: &[u8]) -> Result<ClusterCredential, IssueError> {
         .filter(|e| !e.is_empty())
         .ok_or_else(|| invalid("the answer has no expiration (field \"expiration\")".into()))?;
     let expiration = DateTime::parse_from_rfc3339(&raw_expiration)
-        .map_err(|_| invalid(format!("the expiration {raw_expiration:?} is not an RFC 3339 time")))?
+        .map_err(|_| {
+            invalid(format!(
+                "the expiration {raw_expiration:?} is not an RFC 3339 time"
+            ))
+        })?
         .with_timezone(&Utc);
     let (client_certificate_pem, client_key_pem) =
         extract_client_credential(&config).map_err(|e| invalid(e.to_string()))?;
@@ -240,13 +251,26 @@ mod tests {
             e.to_string(),
             "DescribeClusterUserKubeconfig answered HTTP 404 ErrorClusterNotFound: cluster c1 not found (RequestId R-1)"
         );
-        let e = api_error(403, br#"{"Code":"Forbidden.RAM","Message":"denied","RequestId":"R-2"}"#, "", None);
-        assert_eq!((e.code.as_deref(), e.request_id.as_deref()), (Some("Forbidden.RAM"), Some("R-2")));
+        let e = api_error(
+            403,
+            br#"{"Code":"Forbidden.RAM","Message":"denied","RequestId":"R-2"}"#,
+            "",
+            None,
+        );
+        assert_eq!(
+            (e.code.as_deref(), e.request_id.as_deref()),
+            (Some("Forbidden.RAM"), Some("R-2"))
+        );
     }
 
     #[test]
     fn non_json_errors_are_summarised_not_dumped() {
-        let e = api_error(502, b"<html>secret-looking gateway page</html>", "text/html", Some("H-1".into()));
+        let e = api_error(
+            502,
+            b"<html>secret-looking gateway page</html>",
+            "text/html",
+            Some("H-1".into()),
+        );
         let shown = e.to_string();
         assert!(shown.contains("not JSON (text/html, 40 bytes)"), "{shown}");
         assert!(!shown.contains("gateway page"));
@@ -259,10 +283,19 @@ mod tests {
             (&b"not json"[..], "not the expected JSON"),
             (br#"{"expiration":"2030-01-01T00:00:00Z"}"#, "no kubeconfig"),
             (br#"{"config":"users: []"}"#, "no expiration"),
-            (br#"{"config":"users: []","expiration":"soon"}"#, "not an RFC 3339"),
-            (br#"{"config":"users: []","expiration":"2030-01-01T00:00:00Z"}"#, "no users"),
+            (
+                br#"{"config":"users: []","expiration":"soon"}"#,
+                "not an RFC 3339",
+            ),
+            (
+                br#"{"config":"users: []","expiration":"2030-01-01T00:00:00Z"}"#,
+                "no users",
+            ),
         ] {
-            let got = parse_success(body).err().map(|e| e.to_string()).unwrap_or_default();
+            let got = parse_success(body)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(got.contains(want), "{got}");
         }
     }
@@ -271,7 +304,10 @@ mod tests {
     fn nonces_are_fresh_hex() {
         let (a, b) = (hex_nonce(), hex_nonce());
         assert_eq!(a.len(), 32);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_ne!(a, b);
     }
 }

@@ -41,8 +41,8 @@ struct User {
 
 /// Returns `(certificate PEM, key PEM)` of the first user.
 pub fn extract_client_credential(yaml: &str) -> Result<(String, Secret), KubeconfigError> {
-    let config: Kubeconfig =
-        serde_saphyr::from_str(yaml).map_err(|e| KubeconfigError::Yaml(first_line(&e.to_string())))?;
+    let config: Kubeconfig = serde_saphyr::from_str(yaml)
+        .map_err(|e| KubeconfigError::Yaml(first_line(&e.to_string())))?;
     let user = config
         .users
         .unwrap_or_default()
@@ -62,7 +62,10 @@ fn decode_pem(field: Option<String>, name: &'static str) -> Result<String, Kubec
     let encoded = field
         .filter(|v| !v.trim().is_empty())
         .ok_or(KubeconfigError::Missing(name))?;
-    let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let compact: String = encoded
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(compact)
         .map_err(|_| KubeconfigError::Base64(name))?;
@@ -110,14 +113,26 @@ mod tests {
             ("kind: Config\n", "no users"),
             ("users: []\n", "no users"),
             ("users:\n- name: x\n", "no client-certificate-data"),
-            (&kubeconfig("", &b64(KEY)) as &str, "no client-certificate-data"),
+            (
+                &kubeconfig("", &b64(KEY)) as &str,
+                "no client-certificate-data",
+            ),
             (&kubeconfig(&b64(CERT), "''"), "no client-key-data"),
-            (&kubeconfig("not*base64", &b64(KEY)), "client-certificate-data is not valid base64"),
-            (&kubeconfig(&b64("hello"), &b64(KEY)), "client-certificate-data does not decode to PEM"),
+            (
+                &kubeconfig("not*base64", &b64(KEY)),
+                "client-certificate-data is not valid base64",
+            ),
+            (
+                &kubeconfig(&b64("hello"), &b64(KEY)),
+                "client-certificate-data does not decode to PEM",
+            ),
             ("- just\n- a list\n", "not valid YAML"),
         ];
         for (yaml, want) in cases {
-            let got = extract_client_credential(yaml).err().map(|e| e.to_string()).unwrap_or_default();
+            let got = extract_client_credential(yaml)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(got.contains(want), "{yaml:?}: {got}");
             assert!(!got.contains("MIIE"), "never echoes key material");
         }

@@ -123,7 +123,10 @@ mod tests {
             ("x-acs-version", "2015-12-15"),
             ("x-acs-action", "DescribeClusterUserKubeconfig"),
         ]);
-        let query = headers(&[("TemporaryDurationMinutes", "180"), ("PrivateIpAddress", "true")]);
+        let query = headers(&[
+            ("TemporaryDurationMinutes", "180"),
+            ("PrivateIpAddress", "true"),
+        ]);
         let req = |h: &[(String, String)]| {
             string_to_sign(&SignableRequest {
                 method: "GET",
@@ -134,7 +137,9 @@ mod tests {
         };
         let secret = "EXAMPLEsecretEXAMPLEsecret123456";
         let a = req(&h);
-        assert!(a.starts_with("GET\napplication/json\n\n\nSun, 10 Mar 2024 09:56:17 GMT\nx-acs-action:"));
+        assert!(a.starts_with(
+            "GET\napplication/json\n\n\nSun, 10 Mar 2024 09:56:17 GMT\nx-acs-action:"
+        ));
         assert!(a.ends_with("x-acs-version:2015-12-15\n/k8s/c0123456789abcdef0123456789abcdef/user_config?PrivateIpAddress=true&TemporaryDurationMinutes=180"));
         assert_eq!(sign(secret, &a), "XaGDLXsXpmYQJOn8RPA/u6tVL7M=");
         h.extend(headers(&[

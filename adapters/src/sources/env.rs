@@ -68,8 +68,18 @@ impl EnvCredentialProvider {
         if let (Some((id_var, id)), Some((secret_var, secret)), Some((token_var, token))) =
             (id, secret, token)
         {
-            tracing::debug!(id_var, secret_var, token_var, access_key_id = id, "using STS credentials from the environment");
-            return Ok(AccessCredentials::sts(id, Secret::new(secret), Secret::new(token)));
+            tracing::debug!(
+                id_var,
+                secret_var,
+                token_var,
+                access_key_id = id,
+                "using STS credentials from the environment"
+            );
+            return Ok(AccessCredentials::sts(
+                id,
+                Secret::new(secret),
+                Secret::new(token),
+            ));
         }
         if let (Some(_), (Some(_), Some(_))) = (role_arn, oidc) {
             return Err(not_yet(
@@ -82,7 +92,12 @@ impl EnvCredentialProvider {
                     "ALIBABA_CLOUD_ROLE_ARN asks for AssumeRole on top of the AccessKey",
                 ));
             }
-            tracing::debug!(id_var, secret_var, access_key_id = id, "using an AccessKey from the environment");
+            tracing::debug!(
+                id_var,
+                secret_var,
+                access_key_id = id,
+                "using an AccessKey from the environment"
+            );
             return Ok(AccessCredentials::access_key(id, Secret::new(secret)));
         }
         for (var, what) in [
@@ -95,9 +110,13 @@ impl EnvCredentialProvider {
             }
         }
         let hint = match (id, secret, token) {
-            (Some((v, _)), None, _) => format!(" ({v} is set, but no AccessKey secret variable is)"),
+            (Some((v, _)), None, _) => {
+                format!(" ({v} is set, but no AccessKey secret variable is)")
+            }
             (None, Some((v, _)), _) => format!(" ({v} is set, but no AccessKey id variable is)"),
-            (None, None, Some((v, _))) => format!(" ({v} is set, but no AccessKey id and secret are)"),
+            (None, None, Some((v, _))) => {
+                format!(" ({v} is set, but no AccessKey id and secret are)")
+            }
             _ => String::new(),
         };
         Err(ProviderError::NotConfigured(format!(
@@ -134,7 +153,11 @@ mod tests {
     fn access_key_with_every_alias_family() {
         for (id_var, secret_var) in ACCESS_KEY_ID_VARS.iter().zip(ACCESS_KEY_SECRET_VARS) {
             let c = resolve(&[(id_var, "ID"), (secret_var, "SECRET")]);
-            assert_eq!(c, Ok(AccessCredentials::access_key("ID", Secret::new("SECRET"))), "{id_var}");
+            assert_eq!(
+                c,
+                Ok(AccessCredentials::access_key("ID", Secret::new("SECRET"))),
+                "{id_var}"
+            );
         }
     }
 
@@ -158,7 +181,14 @@ mod tests {
                 (token_var, "TOKEN"),
                 ("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1:role/x"),
             ]);
-            assert_eq!(c, Ok(AccessCredentials::sts("STS.ID", Secret::new("S"), Secret::new("TOKEN"))));
+            assert_eq!(
+                c,
+                Ok(AccessCredentials::sts(
+                    "STS.ID",
+                    Secret::new("S"),
+                    Secret::new("TOKEN")
+                ))
+            );
         }
     }
 
@@ -169,15 +199,21 @@ mod tests {
             ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "S"),
             ("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::1:role/x"),
         ]);
-        assert!(matches!(&c, Err(ProviderError::Failed { message, .. }) if message.contains("ALIBABA_CLOUD_ROLE_ARN")));
+        assert!(
+            matches!(&c, Err(ProviderError::Failed { message, .. }) if message.contains("ALIBABA_CLOUD_ROLE_ARN"))
+        );
         let c = resolve(&[("ALIBABA_CLOUD_CREDENTIALS_URI", "http://x")]);
-        assert!(matches!(&c, Err(ProviderError::Failed { message, .. }) if message.contains("ALIBABA_CLOUD_CREDENTIALS_URI")));
+        assert!(
+            matches!(&c, Err(ProviderError::Failed { message, .. }) if message.contains("ALIBABA_CLOUD_CREDENTIALS_URI"))
+        );
     }
 
     #[test]
     fn nothing_set_is_not_configured_with_a_hint_for_half_a_pair() {
         assert!(matches!(resolve(&[]), Err(ProviderError::NotConfigured(_))));
         let c = resolve(&[("ALIBABA_CLOUD_ACCESS_KEY_ID", "ID")]);
-        assert!(matches!(&c, Err(ProviderError::NotConfigured(m)) if m.contains("no AccessKey secret")));
+        assert!(
+            matches!(&c, Err(ProviderError::NotConfigured(m)) if m.contains("no AccessKey secret"))
+        );
     }
 }

@@ -132,8 +132,11 @@ mod tests {
 
     fn credential() -> ClusterCredential {
         ClusterCredential {
-            client_certificate_pem: "-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n".into(),
-            client_key_pem: Secret::new("-----BEGIN EC PRIVATE KEY-----\nB\n-----END EC PRIVATE KEY-----\n"),
+            client_certificate_pem: "-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n"
+                .into(),
+            client_key_pem: Secret::new(
+                "-----BEGIN EC PRIVATE KEY-----\nB\n-----END EC PRIVATE KEY-----\n",
+            ),
             expiration: DateTime::<Utc>::from_timestamp(2_000_000_000, 0).unwrap_or_default(),
         }
     }
@@ -145,21 +148,38 @@ mod tests {
         let store = FileStore::new(&dir);
         assert_eq!(store.load(&key()), Ok(None));
         assert_eq!(store.save(&key(), &credential()), Ok(()));
-        let mode = |p: &Path| fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        let mode = |p: &Path| {
+            fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0)
+        };
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&store.path_for(&key())), 0o600);
         assert_eq!(store.load(&key()), Ok(Some(credential())));
         let names: Vec<_> = fs::read_dir(&dir)
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
             .unwrap_or_default();
-        assert_eq!(names, vec![std::ffi::OsString::from("c1234-exec-auth-credential-v1beta1.json")], "no temp files left behind");
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from(
+                "c1234-exec-auth-credential-v1beta1.json"
+            )],
+            "no temp files left behind"
+        );
     }
 
     #[test]
     fn torn_or_foreign_files_are_misses() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let store = FileStore::new(dir.path());
-        for content in [&b""[..], b"{", b"{}", b"null", b"\xff\xfe", &[b' '; 300_000]] {
+        for content in [
+            &b""[..],
+            b"{",
+            b"{}",
+            b"null",
+            b"\xff\xfe",
+            &[b' '; 300_000],
+        ] {
             fs::write(store.path_for(&key()), content).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(store.load(&key()), Ok(None));
         }
@@ -173,7 +193,14 @@ mod tests {
         assert!(store.load(&key()).is_err());
         fs::write(dir.path().join("plain"), "").unwrap_or_else(|e| panic!("{e}"));
         let blocked = FileStore::new(dir.path().join("plain/sub"));
-        let err = blocked.save(&key(), &credential()).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("could not create the cache directory"), "{err}");
+        let err = blocked
+            .save(&key(), &credential())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("could not create the cache directory"),
+            "{err}"
+        );
     }
 }

@@ -68,7 +68,10 @@ mod tests {
             "client.authentication.k8s.io/v1".parse(),
             Ok(ApiVersion::V1)
         );
-        assert_eq!(ApiVersion::V1.group_version(), "client.authentication.k8s.io/v1");
+        assert_eq!(
+            ApiVersion::V1.group_version(),
+            "client.authentication.k8s.io/v1"
+        );
         assert_eq!(ApiVersion::default().short(), "v1beta1");
     }
 
@@ -76,7 +79,10 @@ mod tests {
     fn rejects_others_with_the_allowed_values() {
         for bad in ["V1", "v1alpha1", "", "v2"] {
             let err = bad.parse::<ApiVersion>().err().map(|e| e.to_string());
-            assert!(err.as_deref().is_some_and(|m| m.contains("v1beta1")), "{bad}");
+            assert!(
+                err.as_deref().is_some_and(|m| m.contains("v1beta1")),
+                "{bad}"
+            );
         }
     }
 }

@@ -17,7 +17,9 @@ pub struct ClusterId(String);
 /// Why a string is not a cluster id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClusterIdError {
-    #[error("the cluster id is empty; pass the id shown in the ACK console, e.g. c0123456789abcdef0123456789abcdef")]
+    #[error(
+        "the cluster id is empty; pass the id shown in the ACK console, e.g. c0123456789abcdef0123456789abcdef"
+    )]
     Empty,
     #[error("the cluster id is {len} characters long; at most {MAX_CLUSTER_ID_LEN} are allowed")]
     TooLong { len: usize },
@@ -81,15 +83,25 @@ mod tests {
 
     #[test]
     fn accepts_real_ids() {
-        for ok in ["c0123456789abcdef0123456789abcdef", "c1234", "my_cluster-1", "A"] {
-            assert_eq!(ClusterId::parse(ok).map(|c| c.to_string()), Ok(ok.to_owned()));
+        for ok in [
+            "c0123456789abcdef0123456789abcdef",
+            "c1234",
+            "my_cluster-1",
+            "A",
+        ] {
+            assert_eq!(
+                ClusterId::parse(ok).map(|c| c.to_string()),
+                Ok(ok.to_owned())
+            );
         }
         assert!(ClusterId::parse(&"a".repeat(64)).is_ok());
     }
 
     #[test]
     fn rejects_what_could_escape_a_path_or_url() {
-        for bad in ["../x", "a/b", "%2e%2e", "a b", "a\0b", "a\\b", "é", "a.b", "a\n"] {
+        for bad in [
+            "../x", "a/b", "%2e%2e", "a b", "a\0b", "a\\b", "é", "a.b", "a\n",
+        ] {
             assert!(
                 matches!(
                     ClusterId::parse(bad),

@@ -171,7 +171,10 @@ mod tests {
   "clientKeyData": "-----BEGIN RSA PRIVATE KEY-----\nMIIEexample...\n-----END RSA PRIVATE KEY-----\n"
  }
 }"#;
-        assert_eq!(ExecCredential::new(ApiVersion::V1Beta1, sample()).to_json(), expected);
+        assert_eq!(
+            ExecCredential::new(ApiVersion::V1Beta1, sample()).to_json(),
+            expected
+        );
         let v1 = ExecCredential::new(ApiVersion::V1, sample()).to_json();
         assert_eq!(
             v1,
@@ -202,8 +205,14 @@ mod tests {
             (r#"{"status":null}"#, "NoStatus"),
             (r#"{"status":{}}"#, "NoExpiration"),
             (r#"{"status":{"expirationTimestamp":null}}"#, "NoExpiration"),
-            (r#"{"status":{"expirationTimestamp":"tomorrow"}}"#, "BadExpiration"),
-            (r#"{"status":{"expirationTimestamp":"2030-01-01T00:00:00Z"}}"#, "NoCertificate"),
+            (
+                r#"{"status":{"expirationTimestamp":"tomorrow"}}"#,
+                "BadExpiration",
+            ),
+            (
+                r#"{"status":{"expirationTimestamp":"2030-01-01T00:00:00Z"}}"#,
+                "NoCertificate",
+            ),
             (
                 r#"{"status":{"expirationTimestamp":"2030-01-01T00:00:00Z","clientCertificateData":"x","clientKeyData":""}}"#,
                 "NoCertificate",

@@ -34,11 +34,17 @@ impl Default for CertificateLifetime {
 /// Why an `--expiration` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LifetimeError {
-    #[error("{input:?} is not a Go duration ({reason}); write it like 3h, 90m or 1h30m, or 0 for the server default")]
+    #[error(
+        "{input:?} is not a Go duration ({reason}); write it like 3h, 90m or 1h30m, or 0 for the server default"
+    )]
     Syntax { input: String, reason: &'static str },
-    #[error("{input:?} is not a whole number of minutes; the certificate lifetime is set in minutes ({MIN_MINUTES} to {MAX_MINUTES}, i.e. 15m to 72h), or 0 for the server default")]
+    #[error(
+        "{input:?} is not a whole number of minutes; the certificate lifetime is set in minutes ({MIN_MINUTES} to {MAX_MINUTES}, i.e. 15m to 72h), or 0 for the server default"
+    )]
     NotWholeMinutes { input: String },
-    #[error("{input:?} is outside the allowed range: the certificate lifetime must be from {MIN_MINUTES} to {MAX_MINUTES} minutes (15m to 72h), or 0 for the server default")]
+    #[error(
+        "{input:?} is outside the allowed range: the certificate lifetime must be from {MIN_MINUTES} to {MAX_MINUTES} minutes (15m to 72h), or 0 for the server default"
+    )]
     OutOfRange { input: String },
 }
 
@@ -216,7 +222,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_syntax() {
-        for bad in ["", "3d", "180", "3 h", "3H", "1h30", "h", ".h", "--1h", "1e3h"] {
+        for bad in [
+            "", "3d", "180", "3 h", "3H", "1h30", "h", ".h", "--1h", "1e3h",
+        ] {
             assert!(
                 matches!(minutes(bad), Err(LifetimeError::Syntax { .. })),
                 "{bad:?}: {:?}",
@@ -228,7 +236,10 @@ mod tests {
     #[test]
     fn rejects_out_of_range_and_partial_minutes_with_the_range_in_the_message() {
         for bad in ["14m", "72h1m", "-3h", "30s", "9999999h"] {
-            let err = minutes(bad).err().map(|e| e.to_string()).unwrap_or_default();
+            let err = minutes(bad)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.contains("15") && err.contains("4320"), "{bad}: {err}");
         }
         assert!(matches!(

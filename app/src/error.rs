@@ -1,0 +1,131 @@
+//! The one place where failures become text for a person.
+//!
+//! Every error ends the run with exit code 1 and one short paragraph on stderr: what failed,
+//! why (with the API's code and RequestId when there is one), and what to do next. No stack
+//! traces, no raw response bodies, no secrets: the types rendered here never hold any.
+
+use crate::config::ConfigError;
+use ack_ram_adapters::http::{EndpointError, HttpError};
+use ack_ram_domain::ClusterId;
+use ack_ram_domain::ports::{IssueError, ProviderError};
+use ack_ram_domain::service::GetCredentialError;
+
+/// Everything that can stop a command.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A flag or setting has a value we refuse.
+    #[error("invalid {flag}: {message}")]
+    InvalidInput { flag: &'static str, message: String },
+    /// A flag whose behaviour this build does not have yet.
+    #[error(
+        "{flag} is not supported by this version of ack-ram-tool yet ({what}); remove it, or use the Go ack-ram-tool for this kubeconfig until support lands"
+    )]
+    NotYetSupported { flag: String, what: &'static str },
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("invalid ACK endpoint: {0}")]
+    Endpoint(#[from] EndpointError),
+    #[error("{0}")]
+    Http(#[from] HttpError),
+    /// The use case failed.
+    #[error("could not get a client certificate for cluster {cluster}: {error}")]
+    GetCredential {
+        cluster: ClusterId,
+        error: Box<GetCredentialError>,
+    },
+    /// stdout could not be written.
+    #[error("could not write the credential to stdout: {0}")]
+    Output(std::io::Error),
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("{0}")]
+    Environment(String),
+}
+
+impl AppError {
+    /// The paragraph printed on stderr.
+    pub fn render(&self) -> String {
+        let mut text = format!("error: {self}");
+        if let Some(hint) = self.hint() {
+            if !text.ends_with('.') {
+                text.push('.');
+            }
+            text.push(' ');
+            text.push_str(&hint);
+        }
+        text
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::GetCredential { error, .. } => match error.as_ref() {
+                GetCredentialError::Credentials(ProviderError::NotConfigured(_)) => Some(
+                    "Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials) in the environment kubectl runs in.".into(),
+                ),
+                GetCredentialError::Credentials(ProviderError::Failed { .. }) => None,
+                GetCredentialError::Issue(IssueError::Api(api)) => Some(api_hint(api.status, api.code.as_deref())),
+                GetCredentialError::Issue(IssueError::Transport { .. }) => Some(
+                    "Check the network path to the ACK API (HTTPS_PROXY / NO_PROXY, firewall), the region (--region-id) or --cs-endpoint, then retry.".into(),
+                ),
+                GetCredentialError::Issue(IssueError::InvalidResponse(_)) => Some(
+                    "This is not an answer the ACK API gives; check that --cs-endpoint points at the ACK OpenAPI and not at a proxy or another service.".into(),
+                ),
+            },
+            Self::Config(_) => Some(
+                "Fix the value named above in the config file, the ACK_RAM_TOOL_* environment variable or the flag.".into(),
+            ),
+            Self::Http(HttpError::NoRoots(_)) => None,
+            _ => None,
+        }
+    }
+}
+
+fn api_hint(status: u16, code: Option<&str>) -> String {
+    let code = code.unwrap_or_default();
+    if code.starts_with("InvalidAccessKeyId")
+        || code.starts_with("SignatureDoesNotMatch")
+        || code.starts_with("InvalidSecurityToken")
+        || status == 401
+    {
+        "Check the AccessKey id and secret (and the security token for STS credentials): they were not accepted.".into()
+    } else if code.contains("RequestTimeTooSkewed") {
+        "The local clock is off; synchronise it (e.g. with NTP) and retry.".into()
+    } else if status == 403 {
+        "Grant this identity the RAM permission cs:DescribeClusterUserKubeconfig on the cluster (and check the cluster's RBAC), or use another identity.".into()
+    } else if status == 404 {
+        "Check the cluster id and that --region-id or --cs-endpoint selects the cluster's region."
+            .into()
+    } else if status == 429 || code.starts_with("Throttling") {
+        "The ACK API is throttling requests; wait a moment and retry.".into()
+    } else if status >= 500 {
+        "The ACK API had a problem on its side; retry later, and quote the RequestId if you contact Alibaba Cloud support.".into()
+    } else {
+        "Check the request parameters; quote the RequestId if you contact Alibaba Cloud support."
+            .into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ack_ram_domain::ports::ApiErrorDetails;
+
+    #[test]
+    fn api_errors_render_as_one_paragraph_with_code_request_id_and_advice() {
+        let err = AppError::GetCredential {
+            cluster: ClusterId::parse("c1").unwrap_or_else(|e| panic!("{e}")),
+            error: Box::new(GetCredentialError::Issue(IssueError::Api(ApiErrorDetails {
+                action: "DescribeClusterUserKubeconfig".into(),
+                status: 403,
+                code: Some("Forbidden.RAM".into()),
+                message: Some("You are not authorized.".into()),
+                request_id: Some("R-1".into()),
+            }))),
+        };
+        assert_eq!(
+            err.render(),
+            "error: could not get a client certificate for cluster c1: DescribeClusterUserKubeconfig answered HTTP 403 Forbidden.RAM: You are not authorized (RequestId R-1). Grant this identity the RAM permission cs:DescribeClusterUserKubeconfig on the cluster (and check the cluster's RBAC), or use another identity."
+        );
+        assert!(!err.render().contains('\n'));
+    }
+}
