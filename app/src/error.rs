@@ -114,13 +114,15 @@ mod tests {
     fn api_errors_render_as_one_paragraph_with_code_request_id_and_advice() {
         let err = AppError::GetCredential {
             cluster: ClusterId::parse("c1").unwrap_or_else(|e| panic!("{e}")),
-            error: Box::new(GetCredentialError::Issue(IssueError::Api(ApiErrorDetails {
-                action: "DescribeClusterUserKubeconfig".into(),
-                status: 403,
-                code: Some("Forbidden.RAM".into()),
-                message: Some("You are not authorized.".into()),
-                request_id: Some("R-1".into()),
-            }))),
+            error: Box::new(GetCredentialError::Issue(IssueError::Api(
+                ApiErrorDetails {
+                    action: "DescribeClusterUserKubeconfig".into(),
+                    status: 403,
+                    code: Some("Forbidden.RAM".into()),
+                    message: Some("You are not authorized.".into()),
+                    request_id: Some("R-1".into()),
+                },
+            ))),
         };
         assert_eq!(
             err.render(),

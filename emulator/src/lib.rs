@@ -1,0 +1,402 @@
+//! `ack-ram-emulator`: a local stand-in for the ACK (CS) OpenAPI `DescribeClusterUserKubeconfig`.
+//!
+//! It exists so that the credential plugin can be run end to end without an Alibaba Cloud
+//! account (the README demo), and so that integration tests and benchmarks exercise the real
+//! wire protocol: requests must carry a valid ROA HMAC-SHA1 signature (checked by the
+//! independent [`roa`] module), dates, nonces, security tokens and parameters are validated in
+//! the same order and with the same error shape as the real service, and a success returns a
+//! real kubeconfig whose client certificate (ECDSA P-256, PKCS#8 key) is freshly signed by the
+//! emulator's CA ([`Emulator::ca_pem`]) and expires exactly at `expiration`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ack_ram_emulator::EmulatorError> {
+//! use ack_ram_emulator::{Emulator, EmulatorConfig};
+//! let emulator = Emulator::start(EmulatorConfig::default()).await?;
+//! println!("CS endpoint: {}", emulator.endpoint());
+//! # Ok(()) }
+//! ```
+//!
+//! Each emulator runs on its own background thread with its own tokio runtime, so it keeps
+//! serving while the test that started it blocks (for example on `std::process::Command`).
+
+mod api;
+mod ca;
+mod kubeconfig;
+pub mod roa;
+mod server;
+mod state;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use sha1::{Digest, Sha1};
+use tokio::sync::{oneshot, watch};
+
+use api::ApiError;
+pub use api::{
+    DEFAULT_LIFETIME, DURATION_MINUTES, MAX_CLOCK_SKEW, NOT_BEFORE_BACKDATE, looks_like_cluster_id,
+};
+pub use ca::CLIENT_CERT_ORGANIZATION;
+pub use state::{
+    DEFAULT_PRIVATE_SERVER, DEFAULT_PUBLIC_SERVER, RECORDED_REQUESTS_CAP, RecordedRequest,
+};
+
+/// Demo AccessKey id accepted by a default emulator (not a real credential).
+pub const DEMO_ACCESS_KEY_ID: &str = "LTAI5tEmulatorDemoKey";
+/// Demo AccessKey secret accepted by a default emulator (not a real credential).
+pub const DEMO_ACCESS_KEY_SECRET: &str = "EmulatorDemoSecretNotReal0123456";
+
+/// What the emulator accepts and how it answers.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Known AccessKeys as `(id, secret)`. An id starting with `STS.` also needs a security
+    /// token: register one with [`Emulator::add_security_token`].
+    pub access_keys: Vec<(String, String)>,
+    /// Known cluster ids; `None` accepts any valid-looking id (see [`looks_like_cluster_id`]).
+    pub clusters: Option<Vec<String>>,
+    /// Sleep before answering each `DescribeClusterUserKubeconfig` request.
+    pub response_delay: Duration,
+    /// Serve HTTPS with a certificate for `127.0.0.1`/`::1`/`localhost` signed by the CA.
+    pub tls: bool,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            access_keys: vec![(
+                DEMO_ACCESS_KEY_ID.to_owned(),
+                DEMO_ACCESS_KEY_SECRET.to_owned(),
+            )],
+            clusters: None,
+            response_delay: Duration::ZERO,
+            tls: false,
+        }
+    }
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// Binding the listener, spawning the thread or building the runtime failed.
+    #[error("emulator I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Generating a key or certificate failed.
+    #[error("emulator certificate error: {0}")]
+    Certificate(String),
+    /// Building the TLS configuration failed.
+    #[error("emulator TLS error: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The operating system's random source failed.
+    #[error("emulator random source error: {0}")]
+    Random(String),
+    /// The emulator thread stopped before reporting that it was listening.
+    #[error("emulator thread exited during start-up")]
+    Startup,
+}
+
+impl From<rcgen::Error> for EmulatorError {
+    fn from(e: rcgen::Error) -> Self {
+        EmulatorError::Certificate(e.to_string())
+    }
+}
+
+/// A running emulator. Dropping it stops the server (in the background);
+/// [`Emulator::shutdown`] stops it and waits.
+pub struct Emulator {
+    local_addr: SocketAddr,
+    endpoint: String,
+    state: Arc<State>,
+    shutdown: watch::Sender<bool>,
+    stopped: Option<oneshot::Receiver<()>>,
+}
+
+use state::State;
+
+struct Ready {
+    local_addr: SocketAddr,
+    state: Arc<State>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+type Startup = (
+    oneshot::Receiver<Result<Ready, EmulatorError>>,
+    watch::Sender<bool>,
+    oneshot::Receiver<()>,
+);
+
+impl Emulator {
+    /// Starts an emulator on `127.0.0.1:0` (a free port).
+    pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        Emulator::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), config).await
+    }
+
+    /// Starts an emulator listening on `addr`.
+    pub async fn start_on(
+        addr: SocketAddr,
+        config: EmulatorConfig,
+    ) -> Result<Emulator, EmulatorError> {
+        let (ready, shutdown, stopped) = spawn(addr, config)?;
+        let ready = ready.await.map_err(|_| EmulatorError::Startup)??;
+        Ok(Emulator::from_ready(ready, shutdown, stopped))
+    }
+
+    /// Blocking variant of [`Emulator::start`] for synchronous tests. Must not be called from
+    /// inside an async runtime (it would block a runtime thread).
+    pub fn start_blocking(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        Emulator::start_on_blocking(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), config)
+    }
+
+    /// Blocking variant of [`Emulator::start_on`].
+    pub fn start_on_blocking(
+        addr: SocketAddr,
+        config: EmulatorConfig,
+    ) -> Result<Emulator, EmulatorError> {
+        let (ready, shutdown, stopped) = spawn(addr, config)?;
+        let ready = ready
+            .blocking_recv()
+            .map_err(|_| EmulatorError::Startup)??;
+        Ok(Emulator::from_ready(ready, shutdown, stopped))
+    }
+
+    fn from_ready(
+        ready: Ready,
+        shutdown: watch::Sender<bool>,
+        stopped: oneshot::Receiver<()>,
+    ) -> Emulator {
+        let scheme = if ready.state.tls { "https" } else { "http" };
+        let host = match ready.local_addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let endpoint = format!(
+            "{scheme}://{}",
+            SocketAddr::new(host, ready.local_addr.port())
+        );
+        Emulator {
+            local_addr: ready.local_addr,
+            endpoint,
+            state: ready.state,
+            shutdown,
+            stopped: Some(stopped),
+        }
+    }
+
+    /// Base URL, `http://127.0.0.1:PORT` (or `https://...` in TLS mode), no trailing slash.
+    pub fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    /// `host:port` of the endpoint (what a `--cs-endpoint`-style host setting takes).
+    pub fn host_port(&self) -> String {
+        self.endpoint
+            .split_once("://")
+            .map(|(_, rest)| rest.to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// PEM of the CA that signs the issued client certificates and, in TLS mode, the server
+    /// certificate (also the kubeconfig's `certificate-authority-data`).
+    pub fn ca_pem(&self) -> String {
+        self.state.ca.pem().to_owned()
+    }
+
+    /// `DescribeClusterUserKubeconfig` requests received (`GET /k8s/*/user_config`), any outcome.
+    pub fn request_count(&self) -> usize {
+        self.state.requests()
+    }
+
+    /// Successful issues (HTTP 200 answers).
+    pub fn issued_count(&self) -> usize {
+        self.state.issued()
+    }
+
+    /// The most recent requests (any route, at most [`RECORDED_REQUESTS_CAP`]), oldest first,
+    /// with the status and code they got.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.recorded()
+    }
+
+    /// Accepts (or replaces the secret of) an AccessKey while running.
+    pub fn add_access_key(&self, id: &str, secret: &str) {
+        self.state.add_key(id, secret);
+    }
+
+    /// Registers a security token for an AccessKey (adding the key if needed). Requests with
+    /// `x-acs-security-token` must carry one of the key's registered tokens; ids starting with
+    /// `STS.` must carry one.
+    pub fn add_security_token(&self, id: &str, secret: &str, token: &str) {
+        self.state.add_token(id, secret, token);
+    }
+
+    /// Sets the API server URLs written into kubeconfigs (public, and private for
+    /// `PrivateIpAddress=true`). Defaults: [`DEFAULT_PUBLIC_SERVER`], [`DEFAULT_PRIVATE_SERVER`].
+    pub fn set_api_servers(&self, public: &str, private: &str) {
+        self.state
+            .set_api_servers(public.to_owned(), private.to_owned());
+    }
+
+    /// Makes the next `count` `DescribeClusterUserKubeconfig` requests fail with this status and
+    /// code (CS error shape), before any other check: e.g. `(1, 400, "Throttling.User", ...)` or
+    /// `(1, 503, "ServiceUnavailable", ...)`. They still count in [`Emulator::request_count`].
+    pub fn fail_next(&self, count: usize, status: u16, code: &str, message: &str) {
+        self.state
+            .push_faults(count, ApiError::new(status, code, message));
+    }
+
+    /// Logs one line per request to stderr (method, path, status, code; never secrets).
+    pub fn set_request_log(&self, enabled: bool) {
+        self.state.log_requests.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Stops the server and waits until its thread has finished.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(stopped) = self.stopped.take() {
+            let _ = stopped.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Starts the server thread; the first receiver reports the bound address (or the error).
+fn spawn(addr: SocketAddr, config: EmulatorConfig) -> Result<Startup, EmulatorError> {
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (stopped_tx, stopped_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("ack-ram-emulator".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("ack-ram-emulator-worker")
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(EmulatorError::Io(e)));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let started = async {
+                    let ca = ca::Ca::generate()?;
+                    let state = Arc::new(State::new(
+                        &config.access_keys,
+                        config.clusters.clone(),
+                        config.response_delay,
+                        config.tls,
+                        ca,
+                    ));
+                    let tls = if config.tls {
+                        Some(server::tls_acceptor(&state)?)
+                    } else {
+                        None
+                    };
+                    let listener = tokio::net::TcpListener::bind(addr).await?;
+                    let local_addr = listener.local_addr()?;
+                    Ok::<_, EmulatorError>((listener, tls, state, local_addr))
+                };
+                match started.await {
+                    Ok((listener, tls, state, local_addr)) => {
+                        let ready = Ready {
+                            local_addr,
+                            state: Arc::clone(&state),
+                        };
+                        if ready_tx.send(Ok(ready)).is_ok() {
+                            server::accept_loop(listener, tls, state, shutdown_rx).await;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+            // Drops open connections too.
+            runtime.shutdown_background();
+            let _ = stopped_tx.send(());
+        })?;
+    Ok((ready_rx, shutdown_tx, stopped_rx))
+}
+
+/// The 16-digit account uid the emulator associates with an AccessKey id (the client
+/// certificate's CN and the kubeconfig user): derived from SHA-1 of the id, so it is stable.
+pub fn account_uid(access_key_id: &str) -> String {
+    let digest = Sha1::digest(access_key_id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let n = u64::from_be_bytes(first) % 9_000_000_000_000_000 + 1_000_000_000_000_000;
+    n.to_string()
+}
+
+/// An upper-case UUID-looking request id (`8-4-4-4-12` hex digits).
+pub(crate) fn request_id() -> String {
+    let mut b = [0u8; 16];
+    if random_bytes(&mut b).is_err() {
+        // Only an identifier: fall back to the clock rather than failing the response.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        b = nanos.to_be_bytes();
+    }
+    let hex: String = b.iter().map(|x| format!("{x:02X}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), EmulatorError> {
+    getrandom::fill(buf).map_err(|e| EmulatorError::Random(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_is_16_digits_and_stable() {
+        let a = account_uid(DEMO_ACCESS_KEY_ID);
+        assert_eq!(a.len(), 16);
+        assert!(a.bytes().all(|b| b.is_ascii_digit()));
+        assert_eq!(a, account_uid(DEMO_ACCESS_KEY_ID));
+        assert_ne!(a, account_uid("other"));
+    }
+
+    #[test]
+    fn request_ids_look_like_uuids() {
+        let id = request_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(id.matches('-').count(), 4);
+        assert!(
+            id.chars()
+                .all(|c| c == '-' || c.is_ascii_digit() || c.is_ascii_uppercase())
+        );
+        assert_ne!(id, request_id());
+    }
+}

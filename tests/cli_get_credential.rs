@@ -1,0 +1,459 @@
+//! `ack-ram-tool credential-plugin get-credential` end to end: the real binary against a local
+//! ACK API (wiremock), in a sandboxed HOME with a clean environment.
+
+mod support;
+
+use support::*;
+use wiremock::matchers::{method, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test]
+async fn first_run_fetches_and_caches_second_run_is_a_hit() {
+    let server = MockServer::start().await;
+    let expiration = in_hours(3);
+    mount(&server, success(&expiration), 1).await;
+    let sandbox = Sandbox::new();
+
+    let first = run(sandbox.get_credential(&server.uri())).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(stderr(&first), "", "silent when things work");
+    let cred = exec_credential(&first);
+    assert_eq!(cred["kind"], "ExecCredential");
+    assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1beta1");
+    assert_eq!(cred["spec"]["interactive"], false);
+    assert_eq!(cred["status"]["expirationTimestamp"], expiration.as_str());
+    assert_eq!(cred["status"]["clientCertificateData"], CLIENT_CERT);
+    assert_eq!(cred["status"]["clientKeyData"], CLIENT_KEY);
+    assert!(stdout(&first).ends_with("}\n"));
+
+    let file = sandbox.cache_file("v1beta1");
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(&sandbox.cache_dir()), 0o700);
+    let cached = std::fs::read_to_string(&file).unwrap_or_default();
+    assert_eq!(
+        format!("{cached}\n"),
+        stdout(&first),
+        "the cache holds what was printed"
+    );
+
+    let second = run(sandbox.get_credential(&server.uri())).await;
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stdout(&second), stdout(&first));
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
+}
+
+#[tokio::test]
+async fn v1_and_v1beta1_are_printed_and_cached_separately() {
+    let server = MockServer::start().await;
+    mount(&server, success(&in_hours(3)), 2).await;
+    let sandbox = Sandbox::new();
+    for version in ["v1", "v1beta1"] {
+        let mut cmd = sandbox.get_credential(&server.uri());
+        cmd.args(["--api-version", version]);
+        let out = run(cmd).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(
+            exec_credential(&out)["apiVersion"],
+            format!("client.authentication.k8s.io/{version}")
+        );
+        assert!(sandbox.cache_file(version).is_file());
+    }
+}
+
+#[tokio::test]
+async fn expiration_zero_sends_no_temporary_duration() {
+    let server = MockServer::start().await;
+    mount(&server, success(&in_hours(24 * 365)), 1).await;
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.get_credential(&server.uri());
+    cmd.args(["--expiration", "0"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let requests = server.received_requests().await.unwrap_or_default();
+    assert_eq!(requests[0].url.query(), Some("PrivateIpAddress=true"));
+}
+
+#[tokio::test]
+async fn lifetime_is_sent_in_minutes() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(query_param("TemporaryDurationMinutes", "90"))
+        .and(query_param("PrivateIpAddress", "true"))
+        .respond_with(success(&in_hours(2)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.get_credential(&server.uri());
+    cmd.args(["--expiration", "1h30m"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn a_certificate_inside_the_refresh_window_is_refetched() {
+    let server = MockServer::start().await;
+    let fresh = in_hours(3);
+    mount(&server, success(&fresh), 1).await;
+    let sandbox = Sandbox::new();
+    // 3h lifetime: the window is 36 minutes; 20 minutes left means refresh.
+    write_cache(
+        &sandbox.cache_file("v1beta1"),
+        "v1beta1",
+        &in_minutes(20),
+        "OLD CERT",
+        "OLD KEY",
+    );
+    let out = run(sandbox.get_credential(&server.uri())).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        exec_credential(&out)["status"]["expirationTimestamp"],
+        fresh.as_str()
+    );
+    let cached = std::fs::read_to_string(sandbox.cache_file("v1beta1")).unwrap_or_default();
+    assert!(cached.contains(&fresh) && !cached.contains("OLD"));
+}
+
+#[tokio::test]
+async fn a_failed_refresh_serves_the_still_valid_certificate_with_a_warning() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        api_error(503, "ServiceUnavailable", "try later", "REQ-503"),
+        1,
+    )
+    .await;
+    let sandbox = Sandbox::new();
+    let still_valid = in_minutes(20);
+    write_cache(
+        &sandbox.cache_file("v1beta1"),
+        "v1beta1",
+        &still_valid,
+        CLIENT_CERT,
+        CLIENT_KEY,
+    );
+    let out = run(sandbox.get_credential(&server.uri())).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        exec_credential(&out)["status"]["expirationTimestamp"],
+        still_valid.as_str()
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("WARN") && err.contains("REQ-503") && err.contains("still valid for"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_certificate_and_a_failing_api_is_an_error() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        api_error(500, "InternalError", "boom", "REQ-500"),
+        1,
+    )
+    .await;
+    let sandbox = Sandbox::new();
+    write_cache(
+        &sandbox.cache_file("v1beta1"),
+        "v1beta1",
+        &in_minutes(-1),
+        CLIENT_CERT,
+        CLIENT_KEY,
+    );
+    let out = run(sandbox.get_credential(&server.uri())).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("REQ-500"));
+}
+
+#[tokio::test]
+async fn corrupt_cache_files_are_replaced() {
+    for corrupt in [
+        "",
+        "{\"kind\": \"ExecCred",
+        "{}",
+        "null",
+        "{\"status\":{}}",
+        "\u{0}\u{1}binary",
+    ] {
+        let server = MockServer::start().await;
+        mount(&server, success(&in_hours(3)), 1).await;
+        let sandbox = Sandbox::new();
+        let file = sandbox.cache_file("v1beta1");
+        write_cache(&file, "v1beta1", "x", "x", "x");
+        std::fs::write(&file, corrupt).unwrap_or_else(|e| panic!("{e}"));
+        let out = run(sandbox.get_credential(&server.uri())).await;
+        assert!(out.status.success(), "{corrupt:?}: {}", stderr(&out));
+        let cached = std::fs::read_to_string(&file).unwrap_or_default();
+        assert_eq!(format!("{cached}\n"), stdout(&out), "{corrupt:?} replaced");
+    }
+}
+
+#[tokio::test]
+async fn a_cache_file_written_by_the_go_tool_is_a_hit() {
+    let server = MockServer::start().await;
+    mount(&server, success(&in_hours(3)), 0).await;
+    let sandbox = Sandbox::new();
+    let fixture = include_str!(
+        "fixtures/go-cache/c0123456789abcdef0123456789abcdef-exec-auth-credential-v1beta1.json"
+    );
+    let file = sandbox.cache_file("v1beta1");
+    write_cache(&file, "v1beta1", "x", "x", "x");
+    std::fs::write(&file, fixture).unwrap_or_else(|e| panic!("{e}"));
+    let out = run(sandbox.get_credential(&server.uri())).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{fixture}\n"),
+        "byte-identical to the Go tool's output"
+    );
+}
+
+#[tokio::test]
+async fn invalid_input_fails_before_any_network_call() {
+    let server = MockServer::start().await;
+    mount(&server, success(&in_hours(3)), 0).await;
+    let sandbox = Sandbox::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--cluster-id", "../x"], "invalid --cluster-id"),
+        (&["--cluster-id", "a/b"], "contains '/'"),
+        (&["--cluster-id", "%2e%2e"], "contains '%'"),
+        (&["--cluster-id", "a b"], "contains ' '"),
+        (&["--cluster-id", "a\u{1}b"], "contains '\\u{1}'"),
+        (&["--cluster-id", ""], "the cluster id is empty"),
+        (&["--expiration", "3d"], "invalid --expiration"),
+        (&["--expiration", "10m"], "15 to 4320 minutes"),
+        (&["--expiration", "73h"], "15 to 4320 minutes"),
+        (&["--expiration", "90s"], "whole number of minutes"),
+        (&["--api-version", "v2"], "use v1"),
+        (
+            &["--role-arn", "acs:ram::1:role/x"],
+            "--role-arn is not supported",
+        ),
+        (&["--cs-endpoint", "ftp://x"], "invalid ACK endpoint"),
+    ];
+    for (args, want) in cases {
+        let mut cmd = sandbox.bare();
+        cmd.env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK_ID)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", AK_SECRET)
+            .args(["credential-plugin", "get-credential"])
+            .args(*args);
+        if !args.contains(&"--cluster-id") {
+            cmd.args(["--cluster-id", CLUSTER]);
+        }
+        if !args.contains(&"--cs-endpoint") {
+            cmd.args(["--cs-endpoint", &server.uri()]);
+        }
+        let out = run(cmd).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stdout(&out), "", "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(want), "{args:?}: want {want:?} in {err:?}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one paragraph: {err}");
+    }
+    assert!(!sandbox.cache_dir().exists(), "nothing written");
+}
+
+#[tokio::test]
+async fn api_errors_are_one_paragraph_with_code_and_request_id() {
+    for (status, code, hint) in [
+        (403, "Forbidden.RAM", "cs:DescribeClusterUserKubeconfig"),
+        (404, "ErrorClusterNotFound", "Check the cluster id"),
+        (500, "InternalError", "retry later"),
+    ] {
+        let server = MockServer::start().await;
+        mount(&server, api_error(status, code, "the message", "REQ-42"), 1).await;
+        let sandbox = Sandbox::new();
+        let out = run(sandbox.get_credential(&server.uri())).await;
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(stdout(&out), "");
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        for want in [
+            &format!("HTTP {status}"),
+            code,
+            "the message",
+            "RequestId REQ-42",
+            hint,
+            CLUSTER,
+        ] {
+            assert!(err.contains(want), "want {want:?} in {err}");
+        }
+        assert!(!sandbox.cache_file("v1beta1").exists());
+    }
+}
+
+#[tokio::test]
+async fn missing_credentials_say_what_to_set() {
+    let server = MockServer::start().await;
+    mount(&server, success(&in_hours(3)), 0).await;
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.bare();
+    cmd.args([
+        "credential-plugin",
+        "get-credential",
+        "-c",
+        CLUSTER,
+        "--cs-endpoint",
+        &server.uri(),
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn a_fresh_cache_needs_no_credentials_at_all() {
+    let sandbox = Sandbox::new();
+    let expiration = in_hours(2);
+    write_cache(
+        &sandbox.cache_file("v1beta1"),
+        "v1beta1",
+        &expiration,
+        CLIENT_CERT,
+        CLIENT_KEY,
+    );
+    let mut cmd = sandbox.bare();
+    cmd.args([
+        "credential-plugin",
+        "get-credential",
+        "-c",
+        CLUSTER,
+        "--cs-endpoint",
+        "http://127.0.0.1:9",
+    ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        exec_credential(&out)["status"]["expirationTimestamp"],
+        expiration.as_str()
+    );
+}
+
+#[tokio::test]
+async fn endpoint_and_cache_dir_come_from_env_and_config_file_with_flags_winning() {
+    let server = MockServer::start().await;
+    mount(&server, success(&in_hours(3)), 2).await;
+    let sandbox = Sandbox::new();
+    let config = sandbox.home.path().join(".config/ack-ram-tool/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap_or(sandbox.home.path()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &config,
+        format!(
+            "cs_endpoint = \"{}\"\ncredential_cache_dir = \"~/from-config\"\n",
+            server.uri()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let base = |sandbox: &Sandbox| {
+        let mut cmd = sandbox.bare();
+        cmd.env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK_ID)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", AK_SECRET)
+            .args(["credential-plugin", "get-credential", "-c", CLUSTER]);
+        cmd
+    };
+    // Config file alone.
+    let out = run(base(&sandbox)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(sandbox.home.path().join("from-config").is_dir());
+    // The environment beats the file (a dead endpoint proves which one was used).
+    let mut cmd = base(&sandbox);
+    cmd.env("ACK_RAM_TOOL_CS_ENDPOINT", "http://127.0.0.1:9")
+        .args(["--credential-cache-dir", "~/from-flag"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("127.0.0.1:9"), "{}", stderr(&out));
+    // A flag beats the environment.
+    let mut cmd = base(&sandbox);
+    cmd.env("ACK_RAM_TOOL_CS_ENDPOINT", "http://127.0.0.1:9")
+        .args([
+            "--cs-endpoint",
+            &server.uri(),
+            "--credential-cache-dir",
+            "~/from-flag",
+        ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(sandbox.home.path().join("from-flag").is_dir());
+    // A typo in the config file is named, not ignored.
+    std::fs::write(&config, "cs_endpiont = \"x\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = run(base(&sandbox)).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cs_endpiont"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn https_endpoints_verify_against_ssl_cert_file() {
+    let emulator = ack_ram_emulator::Emulator::start(ack_ram_emulator::EmulatorConfig {
+        tls: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    emulator.add_access_key(AK_ID, AK_SECRET);
+    let sandbox = Sandbox::new();
+    let ca = sandbox.home.path().join("ca.pem");
+    std::fs::write(&ca, emulator.ca_pem()).unwrap_or_else(|e| panic!("{e}"));
+
+    // Without trusting the emulator's CA, TLS fails and says so.
+    let out = run(sandbox.get_credential(&emulator.endpoint())).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).to_lowercase().contains("certificate"),
+        "{}",
+        stderr(&out)
+    );
+
+    // With SSL_CERT_FILE, host:port (HTTPS implied) works end to end against real signatures.
+    let mut cmd = sandbox.get_credential(&emulator.host_port());
+    cmd.env("SSL_CERT_FILE", &ca);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cred = exec_credential(&out);
+    assert!(
+        cred["status"]["clientCertificateData"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+    assert_eq!(emulator.issued_count(), 1);
+}
+
+#[tokio::test]
+async fn http_proxy_is_honoured() {
+    let proxy = MockServer::start().await;
+    mount(&proxy, success(&in_hours(3)), 1).await;
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.get_credential("http://cs.cn-nowhere.example.invalid");
+    cmd.env("HTTP_PROXY", proxy.uri());
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let requests = proxy.received_requests().await.unwrap_or_default();
+    assert_eq!(
+        requests[0].url.host_str(),
+        Some("cs.cn-nowhere.example.invalid")
+    );
+}
+
+#[tokio::test]
+async fn help_and_usage_errors() {
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.bare();
+    cmd.args(["credential-plugin", "get-credential", "--help"]);
+    let out = run(cmd).await;
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("--cluster-id"));
+    let mut cmd = sandbox.bare();
+    cmd.args(["credential-plugin", "get-credential"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--cluster-id"));
+    let _ = ResponseTemplate::new(200);
+}
