@@ -2,7 +2,8 @@
 //!
 //! The level comes from `--log-level` (debug, info, warn/warning, error), `-v` (debug), or the Go
 //! tool's `DEBUG` variable containing `sdk`, `tea` or `ack-ram-tool`. Generated kubeconfigs pass
-//! `--log-level error`, so a normal kubectl run prints nothing but real problems.
+//! `--log-level error`, so a normal kubectl run prints nothing but real problems: errors and
+//! warnings (at `error`, as the reference describes the Go tool, warnings still show).
 
 use std::io::IsTerminal;
 use tracing::level_filters::LevelFilter;
@@ -25,7 +26,9 @@ pub fn level(
         "debug" => (LevelFilter::DEBUG, None),
         "info" | "" => (LevelFilter::INFO, None),
         "warn" | "warning" => (LevelFilter::WARN, None),
-        "error" => (LevelFilter::ERROR, None),
+        // Generated kubeconfigs pass `--log-level error`; warnings (a stale certificate served,
+        // a cache that could not be written) still matter to that user, as in the Go tool.
+        "error" => (LevelFilter::WARN, None),
         other => (LevelFilter::INFO, Some(other.to_owned())),
     }
 }
@@ -50,11 +53,11 @@ mod tests {
 
     #[test]
     fn levels() {
-        assert_eq!(level("ERROR", false, None), (LevelFilter::ERROR, None));
+        assert_eq!(level("ERROR", false, None), (LevelFilter::WARN, None));
         assert_eq!(level("warning", false, None), (LevelFilter::WARN, None));
         assert_eq!(level("error", true, None).0, LevelFilter::DEBUG);
         assert_eq!(level("error", false, Some("foo,SDK")).0, LevelFilter::DEBUG);
-        assert_eq!(level("error", false, Some("dara")).0, LevelFilter::ERROR);
+        assert_eq!(level("error", false, Some("dara")).0, LevelFilter::WARN);
         assert_eq!(
             level("loud", false, None),
             (LevelFilter::INFO, Some("loud".into()))

@@ -66,6 +66,17 @@ fn plan(
         None => Endpoint::cs_for_region(settings.region_id.as_deref())?,
     };
     let cache_dir = expand_home(&settings.credential_cache_dir, env.get("HOME"))?;
+    for (key, value) in [
+        ("http_connect_timeout_ms", settings.http_connect_timeout_ms),
+        ("http_timeout_ms", settings.http_timeout_ms),
+    ] {
+        if value == 0 {
+            return Err(AppError::InvalidInput {
+                flag: key,
+                message: "must be a positive number of milliseconds".into(),
+            });
+        }
+    }
     let mut http = HttpSettings::new(user_agent());
     http.connect_timeout = Duration::from_millis(settings.http_connect_timeout_ms);
     http.timeout = Duration::from_millis(settings.http_timeout_ms);
