@@ -19,6 +19,9 @@ pub struct HttpSettings {
     pub timeout: Duration,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// Honour `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY`. Off for the ECS metadata
+    /// service, which is link-local and must never be sent through a proxy.
+    pub use_proxy: bool,
 }
 
 impl HttpSettings {
@@ -28,6 +31,7 @@ impl HttpSettings {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
             user_agent: user_agent.into(),
+            use_proxy: true,
         }
     }
 }
@@ -72,7 +76,11 @@ pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, HttpErro
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
 
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if !settings.use_proxy {
+        builder = builder.no_proxy();
+    }
+    builder
         .tls_backend_preconfigured(tls)
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)

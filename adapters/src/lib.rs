@@ -3,6 +3,7 @@
 //! - [`ack`]: the ACK (CS) OpenAPI client and its ROA signer ([`ClusterCredentialIssuer`]).
 //! - [`sources`]: where Alibaba Cloud credentials come from ([`AccessCredentialProvider`]).
 //! - [`store`]: where issued certificates are cached ([`CredentialStore`]).
+//! - [`sts`]: the STS client (AssumeRole, AssumeRoleWithOIDC, GetCallerIdentity) and its RPC signer.
 //! - [`http`]: the one place that builds HTTP clients.
 //! - [`clock`]: the system clock ([`Clock`]).
 //!
@@ -20,3 +21,4 @@ pub mod env;
 pub mod http;
 pub mod sources;
 pub mod store;
+pub mod sts;

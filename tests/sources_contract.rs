@@ -1,0 +1,1 @@
+//! IMDS, credentials URI and credential process contract tests (being written).

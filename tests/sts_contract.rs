@@ -1,0 +1,1 @@
+//! STS contract tests (being written).
