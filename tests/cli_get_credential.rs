@@ -228,10 +228,7 @@ async fn invalid_input_fails_before_any_network_call() {
         (&["--expiration", "73h"], "15 to 4320 minutes"),
         (&["--expiration", "90s"], "whole number of minutes"),
         (&["--api-version", "v2"], "use v1"),
-        (
-            &["--role-arn", "acs:ram::1:role/x"],
-            "--role-arn is not supported",
-        ),
+        (&["--credential-type", "magic"], "unknown credential type"),
         (&["--cs-endpoint", "ftp://x"], "invalid ACK endpoint"),
     ];
     for (args, want) in cases {
@@ -456,4 +453,215 @@ async fn help_and_usage_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--cluster-id"));
     let _ = ResponseTemplate::new(200);
+}
+
+fn assumed_role_body(ak: &str) -> serde_json::Value {
+    serde_json::json!({
+        "RequestId": "REQ-STS",
+        "AssumedRoleUser": {"Arn": "acs:ram::1234567890123456:role/ack-dev/alice", "AssumedRoleId": "1:alice"},
+        "Credentials": {
+            "AccessKeyId": ak, "AccessKeySecret": format!("{ak}-secret"),
+            "SecurityToken": format!("{ak}-token"), "Expiration": "2099-01-01T00:00:00Z"
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_ram_role_arn_profile_calls_sts_then_ack_and_names_the_cache_by_profile() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(query_param("Action", "AssumeRole"))
+        .and(query_param(
+            "RoleArn",
+            "acs:ram::1234567890123456:role/ack-dev",
+        ))
+        .and(query_param("RoleSessionName", "alice"))
+        .and(query_param("AccessKeyId", "LTAIprofile"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(assumed_role_body("STS.dev")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount(&server, success(&in_hours(3)), 1).await;
+    let sandbox = Sandbox::new();
+    let config = sandbox.home.path().join(".aliyun/config.json");
+    std::fs::create_dir_all(config.parent().unwrap_or(sandbox.home.path()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &config,
+        serde_json::json!({"current": "default", "profiles": [
+            {"name": "default", "mode": "AK", "access_key_id": "LTAIother", "access_key_secret": "x"},
+            {"name": "dev", "mode": "RamRoleArn", "access_key_id": "LTAIprofile", "access_key_secret": AK_SECRET,
+             "ram_role_arn": "acs:ram::1234567890123456:role/ack-dev", "ram_session_name": "alice"}
+        ]})
+        .to_string(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    let mut cmd = sandbox.bare();
+    cmd.args([
+        "credential-plugin",
+        "get-credential",
+        "-c",
+        CLUSTER,
+        "--profile-name",
+        "dev",
+    ])
+    .args([
+        "--cs-endpoint",
+        &server.uri(),
+        "--sts-endpoint",
+        &server.uri(),
+    ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(exec_credential(&out)["status"]["clientKeyData"], CLIENT_KEY);
+
+    // The ACK call was signed with the assumed role's STS credentials.
+    let requests = server.received_requests().await.unwrap_or_default();
+    let ack = requests
+        .iter()
+        .find(|r| r.method.as_str() == "GET")
+        .unwrap_or_else(|| panic!("no ACK request"));
+    let header = |name: &str| {
+        ack.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("x-acs-accesskey-id"), "STS.dev");
+    assert_eq!(header("x-acs-security-token"), "STS.dev-token");
+    assert!(header("authorization").starts_with("acs STS.dev:"));
+
+    // The Go tool's name for --profile-name dev: sha1("dev").
+    let by_profile = sandbox.cache_dir().join(format!(
+        "{CLUSTER}-exec-auth-credential-v1beta1-34c6fceca75e456f25e7e99531e2425c6c1de443.json"
+    ));
+    assert!(
+        by_profile.is_file(),
+        "{:?}",
+        std::fs::read_dir(sandbox.cache_dir()).map(|d| d.count())
+    );
+    assert!(
+        !sandbox.cache_file("v1beta1").exists(),
+        "not the default identity's file"
+    );
+}
+
+#[tokio::test]
+async fn each_role_arn_gets_its_own_cache_file() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(query_param("Action", "AssumeRole"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(assumed_role_body("STS.role")))
+        .expect(2)
+        .mount(&server)
+        .await;
+    mount(&server, success(&in_hours(3)), 3).await;
+    let sandbox = Sandbox::new();
+    let with_role = |role: Option<&str>| {
+        let mut cmd = sandbox.get_credential(&server.uri());
+        cmd.args(["--sts-endpoint", &server.uri()]);
+        if let Some(role) = role {
+            cmd.args(["--role-arn", role]);
+        }
+        cmd
+    };
+    for role in [
+        None,
+        Some("acs:ram::1234567890123456:role/ack-dev"),
+        Some("acs:ram::1234567890123456:role/other"),
+    ] {
+        let out = run(with_role(role)).await;
+        assert!(out.status.success(), "{role:?}: {}", stderr(&out));
+    }
+    let mut names: Vec<String> = std::fs::read_dir(sandbox.cache_dir())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(
+        names.contains(&format!(
+            "{CLUSTER}-exec-auth-credential-v1beta1-a78ab02498e4cf3ff9015da8194457cd3dba562a.json"
+        )),
+        "the Go tool's name for the ack-dev role: {names:?}"
+    );
+    // Each identity is now a hit.
+    let out = run(with_role(Some("acs:ram::1234567890123456:role/ack-dev"))).await;
+    assert!(out.status.success());
+}
+
+#[tokio::test]
+async fn auth_whoami_shows_the_resolved_identity() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(query_param("Action", "GetCallerIdentity"))
+        .and(query_param("AccessKeyId", AK_ID))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "RequestId": "REQ-WHO", "AccountId": "1234567890123456", "IdentityType": "RAMUser",
+            "Arn": "acs:ram::1234567890123456:user/alice", "PrincipalId": "2345", "UserId": "2345"
+        })))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let sandbox = Sandbox::new();
+    let whoami = |format: &str| {
+        let mut cmd = sandbox.bare();
+        cmd.env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK_ID)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", AK_SECRET)
+            .args([
+                "auth",
+                "whoami",
+                "--sts-endpoint",
+                &server.uri(),
+                "-o",
+                format,
+            ]);
+        cmd
+    };
+    let out = run(whoami("text")).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for want in [
+        "Account:       1234567890123456",
+        "Identity type: RAMUser",
+        "ARN:           acs:ram::1234567890123456:user/alice",
+    ] {
+        assert!(text.contains(want), "{text}");
+    }
+    let out = run(whoami("json")).await;
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["accountId"], "1234567890123456");
+    assert_eq!(json["arn"], "acs:ram::1234567890123456:user/alice");
+}
+
+#[tokio::test]
+async fn no_credentials_anywhere_is_one_clear_paragraph() {
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.bare();
+    cmd.args([
+        "credential-plugin",
+        "get-credential",
+        "-c",
+        CLUSTER,
+        "--cs-endpoint",
+        "http://127.0.0.1:9",
+    ]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    for want in [
+        "no Alibaba Cloud credentials found",
+        ".aliyun/config.json",
+        ".alibabacloud/credentials",
+        "aliyun configure",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
 }

@@ -89,3 +89,69 @@ async fn no_secret_on_any_stream_at_debug_level() {
         assert_clean(&format!("{label} unreachable"), &failed);
     }
 }
+
+#[tokio::test]
+async fn no_secret_on_any_stream_through_sts_and_whoami() {
+    use wiremock::matchers::{method, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+    const ASSUMED_SECRET: &str = "AssumedSecretValue-0a1b2c3d";
+    const ASSUMED_TOKEN: &str = "CAISAssumedToken/xyz==";
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(query_param("Action", "AssumeRole"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "RequestId": "R", "Credentials": {"AccessKeyId": "STS.assumed", "AccessKeySecret": ASSUMED_SECRET,
+            "SecurityToken": ASSUMED_TOKEN, "Expiration": "2099-01-01T00:00:00Z"}
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(query_param("Action", "GetCallerIdentity"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "RequestId": "R", "AccountId": "1", "IdentityType": "AssumedRoleUser", "Arn": "acs:ram::1:assumed-role/x/y"
+        })))
+        .mount(&server)
+        .await;
+    mount(&server, success(&in_hours(3)), 1).await;
+    let sandbox = Sandbox::new();
+    let check = |label: &str, out: &Output| {
+        assert_clean(label, out);
+        for secret in [ASSUMED_SECRET, ASSUMED_TOKEN] {
+            assert!(
+                !stderr(out).contains(secret),
+                "{label}: assumed secret on stderr"
+            );
+            assert!(
+                !stdout(out).contains(secret),
+                "{label}: assumed secret on stdout"
+            );
+        }
+    };
+    let mut cmd = debug(sandbox.get_credential(&server.uri()), true);
+    cmd.args([
+        "--role-arn",
+        "acs:ram::1:role/x",
+        "--sts-endpoint",
+        &server.uri(),
+    ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    check("assume role", &out);
+
+    let mut cmd = sandbox.bare();
+    cmd.env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", AK_SECRET)
+        .env("ALIBABA_CLOUD_SECURITY_TOKEN", STS_TOKEN)
+        .args([
+            "auth",
+            "whoami",
+            "--log-level",
+            "debug",
+            "--role-arn",
+            "acs:ram::1:role/x",
+        ])
+        .args(["--sts-endpoint", &server.uri()]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    check("whoami", &out);
+}

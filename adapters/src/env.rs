@@ -27,6 +27,16 @@ impl Environment {
             .filter(|v| !v.is_empty())
     }
 
+    /// Sets a variable in this snapshot (the process environment is untouched).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_owned(), value.to_owned());
+    }
+
+    /// All variables, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The first of `names` that is set, with the name that supplied it.
     pub fn first_of<'a>(&'a self, names: &[&'static str]) -> Option<(&'static str, &'a str)> {
         names.iter().find_map(|n| self.get(n).map(|v| (*n, v)))

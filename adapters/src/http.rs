@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
+/// The HTTP client type every adapter shares.
+pub type Client = reqwest::Client;
+
 /// Settings for building a client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpSettings {

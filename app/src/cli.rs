@@ -63,6 +63,31 @@ pub struct GlobalArgs {
 pub enum Command {
     /// kubectl credential plugin commands
     CredentialPlugin(CredentialPluginArgs),
+    /// Alibaba Cloud identity commands
+    Auth(AuthArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    #[command(subcommand)]
+    pub command: AuthCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Show which Alibaba Cloud identity the credential chain resolves to (STS GetCallerIdentity)
+    Whoami(WhoamiArgs),
+}
+
+/// Flags of `auth whoami`.
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// Assume this RAM role (by ARN) on top of the resolved credentials first
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// Output format: text or json
+    #[arg(short = 'o', long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub output: String,
 }
 
 #[derive(Debug, Args)]

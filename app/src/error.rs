@@ -16,11 +16,6 @@ pub enum AppError {
     /// A flag or setting has a value we refuse.
     #[error("invalid {flag}: {message}")]
     InvalidInput { flag: &'static str, message: String },
-    /// A flag whose behaviour this build does not have yet.
-    #[error(
-        "{flag} is not supported by this version of ack-ram-tool yet ({what}); remove it, or use the Go ack-ram-tool for this kubeconfig until support lands"
-    )]
-    NotYetSupported { flag: String, what: &'static str },
     #[error("{0}")]
     Config(#[from] ConfigError),
     #[error("invalid ACK endpoint: {0}")]
@@ -33,6 +28,12 @@ pub enum AppError {
         cluster: ClusterId,
         error: Box<GetCredentialError>,
     },
+    /// No usable credentials (commands other than get-credential).
+    #[error("could not resolve Alibaba Cloud credentials: {0}")]
+    Credentials(ProviderError),
+    /// An STS call failed.
+    #[error("{0}")]
+    Sts(ack_ram_adapters::sts::StsError),
     /// stdout could not be written.
     #[error("could not write the credential to stdout: {0}")]
     Output(std::io::Error),
@@ -59,9 +60,9 @@ impl AppError {
     fn hint(&self) -> Option<String> {
         match self {
             Self::GetCredential { error, .. } => match error.as_ref() {
-                GetCredentialError::Credentials(ProviderError::NotConfigured(_)) => Some(
-                    "Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials) in the environment kubectl runs in.".into(),
-                ),
+                GetCredentialError::Credentials(ProviderError::NotConfigured(_)) => {
+                    Some(NO_CREDENTIALS_HINT.into())
+                }
                 GetCredentialError::Credentials(ProviderError::Failed { .. }) => None,
                 GetCredentialError::Issue(IssueError::Api(api)) => Some(api_hint(api.status, api.code.as_deref())),
                 GetCredentialError::Issue(IssueError::Transport { .. }) => Some(
@@ -71,6 +72,7 @@ impl AppError {
                     "This is not an answer the ACK API gives; check that --cs-endpoint points at the ACK OpenAPI and not at a proxy or another service.".into(),
                 ),
             },
+            Self::Credentials(ProviderError::NotConfigured(_)) => Some(NO_CREDENTIALS_HINT.into()),
             Self::Config(_) => Some(
                 "Fix the value named above in the config file, the ACK_RAM_TOOL_* environment variable or the flag.".into(),
             ),
@@ -79,6 +81,8 @@ impl AppError {
         }
     }
 }
+
+const NO_CREDENTIALS_HINT: &str = "Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET in the environment kubectl runs in, configure a profile with `aliyun configure`, or write ~/.alibabacloud/credentials; `ack-ram-tool auth whoami --log-level debug` shows what was tried.";
 
 fn api_hint(status: u16, code: Option<&str>) -> String {
     let code = code.unwrap_or_default();

@@ -7,10 +7,11 @@ mod commands;
 mod config;
 mod error;
 mod logging;
+mod wiring;
 
 use ack_ram_adapters::env::Environment;
 use clap::{CommandFactory, Parser};
-use cli::{Cli, Command, PluginCommand};
+use cli::{AuthCommand, Cli, Command, PluginCommand};
 use error::AppError;
 use std::process::ExitCode;
 
@@ -52,6 +53,13 @@ fn run(cli: &Cli) -> Result<(), AppError> {
                 let settings = config::load(&cli.global, Some(args), env.get("HOME"))?;
                 init_logging(&settings, &env);
                 commands::get_credential::run(args, &settings, &env)
+            }
+        },
+        Command::Auth(auth) => match &auth.command {
+            AuthCommand::Whoami(args) => {
+                let settings = config::load(&cli.global, None, env.get("HOME"))?;
+                init_logging(&settings, &env);
+                commands::whoami::run(args, &settings, &env)
             }
         },
     }

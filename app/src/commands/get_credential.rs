@@ -7,34 +7,36 @@
 use crate::cli::GetCredentialArgs;
 use crate::config::Settings;
 use crate::error::AppError;
+use crate::wiring::{self, Identity};
 use ack_ram_adapters::ack::AckClient;
 use ack_ram_adapters::clock::SystemClock;
 use ack_ram_adapters::env::Environment;
 use ack_ram_adapters::http::{self, Endpoint, HttpSettings};
-use ack_ram_adapters::sources::EnvCredentialProvider;
 use ack_ram_adapters::store::FileStore;
 use ack_ram_domain::ports::{
-    Clock, ClusterCredentialIssuer, CredentialStore, IssueError, IssueRequest,
+    AccessCredentialProvider, Clock, ClusterCredentialIssuer, CredentialStore, IssueError,
+    IssueRequest, ProviderError,
 };
 use ack_ram_domain::service::{
     GetCredential, GetCredentialRequest, Lookup, Origin, RefreshReason, Served,
 };
 use ack_ram_domain::{
     AccessCredentials, ApiVersion, CacheKey, CertificateLifetime, ClusterCredential, ClusterId,
-    ExecCredential, IdentityInputs,
+    ExecCredential,
 };
 use async_trait::async_trait;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Everything the command needs, validated.
 struct Plan {
     request: GetCredentialRequest,
     cache_dir: PathBuf,
     endpoint: Endpoint,
+    sts_endpoint: Endpoint,
     http: HttpSettings,
+    identity: Identity,
 }
 
 fn plan(
@@ -60,117 +62,26 @@ fn plan(
                     message: e.to_string(),
                 },
             )?;
-    refuse_not_yet_supported(args, settings)?;
-    let endpoint = match &settings.cs_endpoint {
-        Some(raw) => Endpoint::parse(raw)?,
-        None => Endpoint::cs_for_region(settings.region_id.as_deref())?,
-    };
-    let cache_dir = expand_home(&settings.credential_cache_dir, env.get("HOME"))?;
-    for (key, value) in [
-        ("http_connect_timeout_ms", settings.http_connect_timeout_ms),
-        ("http_timeout_ms", settings.http_timeout_ms),
-    ] {
-        if value == 0 {
-            return Err(AppError::InvalidInput {
-                flag: key,
-                message: "must be a positive number of milliseconds".into(),
-            });
-        }
-    }
-    let mut http = HttpSettings::new(user_agent());
-    http.connect_timeout = Duration::from_millis(settings.http_connect_timeout_ms);
-    http.timeout = Duration::from_millis(settings.http_timeout_ms);
+    let identity = wiring::identity(settings, args.role_arn.as_deref(), env)?;
+    let endpoint = wiring::cs_endpoint(settings)?;
+    let sts_endpoint = wiring::sts_endpoint(settings, env)?;
+    let cache_dir = wiring::expand_home(&settings.credential_cache_dir, env.get("HOME"))?;
+    let http = wiring::http_settings(settings)?;
     Ok(Plan {
         request: GetCredentialRequest {
             key: CacheKey {
                 cluster_id,
                 api_version,
-                identity: IdentityInputs::default(),
+                identity: identity.cache.clone(),
             },
             lifetime,
         },
         cache_dir,
         endpoint,
+        sts_endpoint,
         http,
+        identity,
     })
-}
-
-/// Flags whose behaviour lands with the credential-chain work: refused by name, never ignored.
-fn refuse_not_yet_supported(args: &GetCredentialArgs, settings: &Settings) -> Result<(), AppError> {
-    let refuse = |flag: &str, what: &'static str| {
-        Err(AppError::NotYetSupported {
-            flag: flag.to_owned(),
-            what,
-        })
-    };
-    if args.role_arn.as_deref().is_some_and(|r| !r.is_empty()) {
-        return refuse("--role-arn", "assuming a RAM role");
-    }
-    if settings
-        .profile_file
-        .as_deref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return refuse(
-            "--profile-file (or ACK_RAM_TOOL_PROFILE_FILE)",
-            "credentials from an aliyun CLI or INI file",
-        );
-    }
-    if settings
-        .profile_name
-        .as_deref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return refuse(
-            "--profile-name (or ACK_RAM_TOOL_PROFILE_NAME)",
-            "aliyun CLI profiles",
-        );
-    }
-    if !settings.credential_type.eq_ignore_ascii_case("auto")
-        && !settings.credential_type.is_empty()
-    {
-        return refuse(
-            &format!("--credential-type {}", settings.credential_type),
-            "credential types other than auto",
-        );
-    }
-    if settings.ignore_env_credentials {
-        return refuse(
-            "--ignore-env-credentials (or ACK_RAM_TOOL_IGNORE_ENV_CREDENTIALS)",
-            "environment variables are the only credential source so far",
-        );
-    }
-    if settings.ignore_aliyun_cli_credentials {
-        return refuse(
-            "--ignore-aliyun-cli-credentials (or ACK_RAM_TOOL_IGNORE_ALIYUN_CLI_CREDENTIALS)",
-            "the aliyun CLI credential source",
-        );
-    }
-    Ok(())
-}
-
-/// Expands a leading `~` the way the Go tool does (`~/x` and `~x` both become `$HOME/x`).
-fn expand_home(raw: &str, home: Option<&str>) -> Result<PathBuf, AppError> {
-    match raw.strip_prefix('~') {
-        None => Ok(PathBuf::from(raw)),
-        Some(rest) => {
-            let home = home.ok_or_else(|| {
-                AppError::Environment(format!(
-                    "cannot expand ~ in the cache directory {raw:?}: HOME is not set; set HOME or pass an absolute --credential-cache-dir"
-                ))
-            })?;
-            Ok(PathBuf::from(home).join(rest.trim_start_matches('/')))
-        }
-    }
-}
-
-fn user_agent() -> String {
-    format!(
-        "ack-ram-tool/{} (rust; {}/{})",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::OS,
-        std::env::consts::ARCH
-    )
 }
 
 /// Runs the command: prints the ExecCredential on stdout.
@@ -230,24 +141,48 @@ fn refresh(
         .map_err(|e| RefreshFailure::App(AppError::Runtime(e)))?;
     runtime.block_on(async {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let issuer: Box<dyn ClusterCredentialIssuer> = match http::build_client(&plan.http) {
-            Ok(client) => Box::new(AckClient::new(client, plan.endpoint.clone(), clock)),
-            Err(e) => Box::new(Unavailable(IssueError::Transport {
-                endpoint: plan.endpoint.to_string(),
-                message: e.to_string(),
-            })),
+        let (provider, issuer): (
+            Box<dyn AccessCredentialProvider>,
+            Box<dyn ClusterCredentialIssuer>,
+        ) = match http::build_client(&plan.http) {
+            Ok(client) => (
+                Box::new(wiring::chain(
+                    &plan.identity,
+                    client.clone(),
+                    plan.sts_endpoint.clone(),
+                    env,
+                )),
+                Box::new(AckClient::new(client, plan.endpoint.clone(), clock)),
+            ),
+            // Without an HTTP client nothing can be fetched; a still-valid cached
+            // certificate is served all the same.
+            Err(e) => {
+                let unavailable = Arc::new(e.to_string());
+                (
+                    Box::new(Unavailable(Arc::clone(&unavailable))),
+                    Box::new(Unavailable(unavailable)),
+                )
+            }
         };
-        let provider = EnvCredentialProvider::new(env.clone());
         use_case
-            .refresh(&plan.request, fallback, &provider, issuer.as_ref())
+            .refresh(&plan.request, fallback, provider.as_ref(), issuer.as_ref())
             .await
             .map_err(RefreshFailure::UseCase)
     })
 }
 
-/// Stands in for the ACK client when no HTTP client could be built, so a still-valid cached
-/// certificate is served all the same.
-struct Unavailable(IssueError);
+/// Stands in for the credential chain and the ACK client when no HTTP client could be built.
+struct Unavailable(Arc<String>);
+
+#[async_trait]
+impl AccessCredentialProvider for Unavailable {
+    async fn provide(&self) -> Result<AccessCredentials, ProviderError> {
+        Err(ProviderError::Failed {
+            source_name: "HTTP client".into(),
+            message: self.0.to_string(),
+        })
+    }
+}
 
 #[async_trait]
 impl ClusterCredentialIssuer for Unavailable {
@@ -256,7 +191,10 @@ impl ClusterCredentialIssuer for Unavailable {
         _request: &IssueRequest,
         _credentials: &AccessCredentials,
     ) -> Result<ClusterCredential, IssueError> {
-        Err(self.0.clone())
+        Err(IssueError::Transport {
+            endpoint: "the ACK API".into(),
+            message: self.0.to_string(),
+        })
     }
 }
 
@@ -305,29 +243,4 @@ fn print(credential: &ExecCredential) -> Result<(), AppError> {
         .write_all(json.as_bytes())
         .and_then(|()| stdout.flush())
         .map_err(AppError::Output)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn home_expansion_matches_the_go_tool() {
-        let home = Some("/home/u");
-        assert_eq!(
-            expand_home("~/x/y", home).ok(),
-            Some(PathBuf::from("/home/u/x/y"))
-        );
-        assert_eq!(
-            expand_home("~x", home).ok(),
-            Some(PathBuf::from("/home/u/x"))
-        );
-        assert_eq!(expand_home("~", home).ok(), Some(PathBuf::from("/home/u")));
-        assert_eq!(expand_home("/abs", None).ok(), Some(PathBuf::from("/abs")));
-        assert_eq!(
-            expand_home("rel/dir", None).ok(),
-            Some(PathBuf::from("rel/dir"))
-        );
-        assert!(expand_home("~/x", None).is_err());
-    }
 }

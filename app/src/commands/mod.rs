@@ -1,3 +1,4 @@
 //! One module per command.
 
 pub mod get_credential;
+pub mod whoami;

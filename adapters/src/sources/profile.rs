@@ -1,0 +1,204 @@
+//! What a profile asks for, independent of where it was written (aliyun CLI `config.json`, the
+//! INI credentials file, the output of a credential process), and the one place that turns such
+//! a description into a provider.
+
+use super::credentials_uri::CredentialsUriProvider;
+use super::imds::{ImdsConfig, ImdsProvider};
+use super::oidc::{OidcConfig, OidcProvider};
+use super::process::{ProcessConfig, run_credential_process};
+use super::role_arn::AssumeRoleProvider;
+use super::static_credentials::StaticProvider;
+use crate::env::Environment;
+use crate::sts::{AssumeRoleRequest, StsClient};
+use ack_ram_domain::ports::{AccessCredentialProvider, ProviderError};
+use ack_ram_domain::{AccessCredentials, Secret};
+use async_trait::async_trait;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How deep credential processes may nest (a process whose output is another `External`).
+pub const MAX_PROCESS_DEPTH: usize = 3;
+
+/// A credential source described by a profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CredentialSpec {
+    /// A long-lived AccessKey.
+    AccessKey { id: String, secret: Secret },
+    /// Temporary STS credentials.
+    StsToken {
+        id: String,
+        secret: Secret,
+        token: Secret,
+    },
+    /// Assume `role_arn` with the credentials of `base`.
+    AssumeRole {
+        base: Box<CredentialSpec>,
+        role_arn: String,
+        session_name: String,
+        external_id: Option<String>,
+    },
+    /// The ECS instance's RAM role.
+    EcsRamRole { role_name: Option<String> },
+    /// RRSA: AssumeRoleWithOIDC with a token file.
+    Oidc(OidcConfig),
+    /// Run a credential process; its output is another profile.
+    External { command: String },
+    /// GET credentials from a local URI.
+    CredentialsUri { uri: String },
+}
+
+/// Everything a source needs from the outside world, built once per run (on a cache miss).
+#[derive(Clone)]
+pub struct SourceContext {
+    /// The environment snapshot.
+    pub env: Environment,
+    /// The shared HTTP client (proxies honoured).
+    pub http: reqwest::Client,
+    /// STS at the resolved endpoint.
+    pub sts: Arc<StsClient>,
+    /// IMDS settings from the environment (role name, endpoint, v2 switch).
+    pub imds: ImdsConfig,
+    /// `User-Agent` for clients built here.
+    pub user_agent: String,
+    /// Time allowed to a credential process.
+    pub process_timeout: Duration,
+    /// Session name when a profile names none: `ALIBABA_CLOUD_ROLE_SESSION_NAME`,
+    /// `ALICLOUD_ROLE_SESSION_NAME`, else `default-session-name` (the SDK's default).
+    pub default_session_name: String,
+    /// Parses a credential process's output into a spec (the aliyun CLI profile format).
+    pub parse_process_output: fn(
+        &serde_json::Map<String, serde_json::Value>,
+        &str,
+    ) -> Result<CredentialSpec, ProviderError>,
+}
+
+impl SourceContext {
+    /// A context over `env`, with `http` for URI sources and `sts` for role sources.
+    pub fn new(
+        env: Environment,
+        http: reqwest::Client,
+        sts: Arc<StsClient>,
+        user_agent: &str,
+    ) -> Self {
+        let default_session_name = env
+            .first_of(&[
+                "ALIBABA_CLOUD_ROLE_SESSION_NAME",
+                "ALICLOUD_ROLE_SESSION_NAME",
+            ])
+            .map(|(_, v)| v.to_owned())
+            .unwrap_or_else(|| "default-session-name".to_owned());
+        Self {
+            imds: ImdsConfig::from_env(&env, None),
+            env,
+            http,
+            sts,
+            user_agent: user_agent.to_owned(),
+            process_timeout: Duration::from_secs(30),
+            default_session_name,
+            parse_process_output: super::aliyun_cli::spec_from_process_output,
+        }
+    }
+
+    /// Turns a spec into a provider. Nothing is fetched here.
+    pub fn build(
+        &self,
+        spec: &CredentialSpec,
+    ) -> Result<Box<dyn AccessCredentialProvider>, ProviderError> {
+        self.build_at_depth(spec, 0)
+    }
+
+    fn build_at_depth(
+        &self,
+        spec: &CredentialSpec,
+        depth: usize,
+    ) -> Result<Box<dyn AccessCredentialProvider>, ProviderError> {
+        Ok(match spec {
+            CredentialSpec::AccessKey { id, secret } => Box::new(StaticProvider(
+                AccessCredentials::access_key(id.clone(), secret.clone()),
+            )),
+            CredentialSpec::StsToken { id, secret, token } => Box::new(StaticProvider(
+                AccessCredentials::sts(id.clone(), secret.clone(), token.clone()),
+            )),
+            CredentialSpec::AssumeRole {
+                base,
+                role_arn,
+                session_name,
+                external_id,
+            } => Box::new(AssumeRoleProvider::new(
+                self.build_at_depth(base, depth)?,
+                Arc::clone(&self.sts),
+                AssumeRoleRequest {
+                    role_arn: role_arn.clone(),
+                    session_name: session_name.clone(),
+                    external_id: external_id.clone(),
+                    duration_seconds: None,
+                },
+            )),
+            CredentialSpec::EcsRamRole { role_name } => {
+                let mut imds = self.imds.clone();
+                if role_name.is_some() {
+                    imds.role_name.clone_from(role_name);
+                }
+                Box::new(ImdsProvider::new(imds, &self.user_agent)?)
+            }
+            CredentialSpec::Oidc(config) => {
+                Box::new(OidcProvider::new(config.clone(), Arc::clone(&self.sts)))
+            }
+            CredentialSpec::External { command } => Box::new(ExternalProvider {
+                context: self.clone(),
+                command: command.clone(),
+                depth: depth + 1,
+            }),
+            CredentialSpec::CredentialsUri { uri } => {
+                Box::new(CredentialsUriProvider::new(self.http.clone(), uri)?)
+            }
+        })
+    }
+}
+
+/// Runs a credential process and resolves the profile it prints.
+struct ExternalProvider {
+    context: SourceContext,
+    command: String,
+    depth: usize,
+}
+
+#[async_trait]
+impl AccessCredentialProvider for ExternalProvider {
+    async fn provide(&self) -> Result<AccessCredentials, ProviderError> {
+        if self.depth > MAX_PROCESS_DEPTH {
+            return Err(ProviderError::Failed {
+                source_name: "credential process".into(),
+                message: format!(
+                    "credential processes nest more than {MAX_PROCESS_DEPTH} deep (each printed mode External); check process_command"
+                ),
+            });
+        }
+        let config = ProcessConfig {
+            command: self.command.clone(),
+            timeout: self.context.process_timeout,
+        };
+        let output = run_credential_process(&config, &self.context.env).await?;
+        let spec = (self.context.parse_process_output)(&output, "the credential process output")?;
+        self.context
+            .build_at_depth(&spec, self.depth)?
+            .provide()
+            .await
+    }
+}
+
+/// Where a file-based profile came from, for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileOrigin {
+    /// The file.
+    pub path: PathBuf,
+    /// The profile or section name.
+    pub name: String,
+}
+
+impl std::fmt::Display for ProfileOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "profile {:?} in {}", self.name, self.path.display())
+    }
+}

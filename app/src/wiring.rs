@@ -1,0 +1,259 @@
+//! Turns settings into adapters: the credential chain's inputs, the cache key's identity inputs,
+//! endpoints, HTTP settings. Shared by every command that needs credentials.
+
+use crate::config::Settings;
+use crate::error::AppError;
+use ack_ram_adapters::clock::SystemClock;
+use ack_ram_adapters::env::Environment;
+use ack_ram_adapters::http::{Endpoint, HttpSettings};
+use ack_ram_adapters::sources::{ChainInputs, ChainProvider, CredentialType, ProfileFile};
+use ack_ram_adapters::sts::{self, StsClient};
+use ack_ram_domain::IdentityInputs;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Who the caller is, as selected by flags and configuration.
+pub struct Identity {
+    /// What the credential chain reads.
+    pub chain: ChainInputs,
+    /// What names the cache file (the Go tool's rule).
+    pub cache: IdentityInputs,
+}
+
+/// Builds the chain inputs and the cache identity from settings and `--role-arn`.
+pub fn identity(
+    settings: &Settings,
+    role_arn: Option<&str>,
+    env: &Environment,
+) -> Result<Identity, AppError> {
+    let credential_type = match settings.credential_type.to_ascii_lowercase().as_str() {
+        "" | "auto" => CredentialType::Auto,
+        "imds" | "ecs-role" => CredentialType::Imds,
+        other => {
+            return Err(AppError::InvalidInput {
+                flag: "--credential-type",
+                message: format!("unknown credential type {other:?}; use auto, imds (or ecs-role)"),
+            });
+        }
+    };
+    let home = env.get("HOME");
+    let raw_file = settings.profile_file.as_deref().filter(|p| !p.is_empty());
+    let profile_file = raw_file
+        .map(|raw| -> Result<ProfileFile, AppError> {
+            let path = expand_home(raw, home)?;
+            Ok(if raw.ends_with(".json") {
+                ProfileFile::AliyunCli(path)
+            } else {
+                ProfileFile::Ini(path)
+            })
+        })
+        .transpose()?;
+    let profile_name = settings.profile_name.clone().filter(|p| !p.is_empty());
+    let role_arn = role_arn.filter(|r| !r.is_empty()).map(str::to_owned);
+    let cache = IdentityInputs {
+        role_arn: role_arn.clone().unwrap_or_default(),
+        profile_name: profile_name.clone().unwrap_or_default(),
+        ini_path: raw_file
+            .filter(|p| !p.ends_with(".json"))
+            .unwrap_or_default()
+            .to_owned(),
+        cli_config_path: raw_file
+            .filter(|p| p.ends_with(".json"))
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let chain = ChainInputs {
+        credential_type,
+        profile_file,
+        profile_name,
+        ignore_env: settings.ignore_env_credentials,
+        ignore_cli: settings.ignore_aliyun_cli_credentials,
+        role_arn,
+        session_name: session_name(env),
+        home: home.map(PathBuf::from),
+    };
+    Ok(Identity { chain, cache })
+}
+
+/// The session name for `--role-arn` and environment roles: `ALIBABA_CLOUD_ROLE_SESSION_NAME`,
+/// `ALICLOUD_ROLE_SESSION_NAME`, else the program name (as the Go tool does).
+fn session_name(env: &Environment) -> String {
+    env.first_of(&[
+        "ALIBABA_CLOUD_ROLE_SESSION_NAME",
+        "ALICLOUD_ROLE_SESSION_NAME",
+    ])
+    .map(|(_, v)| v.to_owned())
+    .unwrap_or_else(|| "ack-ram-tool".to_owned())
+}
+
+/// The STS endpoint: `--sts-endpoint` / `ACK_RAM_TOOL_STS_ENDPOINT` (settings), else
+/// `ALIBABA_CLOUD_STS_ENDPOINT`, else the region's.
+pub fn sts_endpoint(settings: &Settings, env: &Environment) -> Result<Endpoint, AppError> {
+    let explicit = settings
+        .sts_endpoint
+        .as_deref()
+        .filter(|e| !e.is_empty())
+        .or_else(|| env.get("ALIBABA_CLOUD_STS_ENDPOINT"));
+    sts::resolve_endpoint(
+        explicit,
+        settings.region_id.as_deref(),
+        false,
+        env.get("ALIBABA_CLOUD_STS_HTTP_SCHEME"),
+    )
+    .map_err(|e| AppError::InvalidInput {
+        flag: "--sts-endpoint",
+        message: e.to_string(),
+    })
+}
+
+/// The ACK endpoint: `--cs-endpoint` / `ACK_RAM_TOOL_CS_ENDPOINT` / `CS_ENDPOINT`, else the region's.
+pub fn cs_endpoint(settings: &Settings) -> Result<Endpoint, AppError> {
+    Ok(
+        match settings.cs_endpoint.as_deref().filter(|e| !e.is_empty()) {
+            Some(raw) => Endpoint::parse(raw)?,
+            None => Endpoint::cs_for_region(settings.region_id.as_deref())?,
+        },
+    )
+}
+
+/// HTTP settings from configuration.
+pub fn http_settings(settings: &Settings) -> Result<HttpSettings, AppError> {
+    for (key, value) in [
+        ("http_connect_timeout_ms", settings.http_connect_timeout_ms),
+        ("http_timeout_ms", settings.http_timeout_ms),
+    ] {
+        if value == 0 {
+            return Err(AppError::InvalidInput {
+                flag: key,
+                message: "must be a positive number of milliseconds".into(),
+            });
+        }
+    }
+    let mut http = HttpSettings::new(user_agent());
+    http.connect_timeout = Duration::from_millis(settings.http_connect_timeout_ms);
+    http.timeout = Duration::from_millis(settings.http_timeout_ms);
+    Ok(http)
+}
+
+/// The credential chain, ready to resolve (nothing is fetched until it is asked).
+pub fn chain(
+    identity: &Identity,
+    http: ack_ram_adapters::http::Client,
+    sts_endpoint: Endpoint,
+    env: &Environment,
+) -> ChainProvider {
+    let sts = Arc::new(StsClient::new(
+        http.clone(),
+        sts_endpoint,
+        Arc::new(SystemClock),
+    ));
+    ChainProvider::build(
+        identity.chain.clone(),
+        env.clone(),
+        http,
+        sts,
+        &user_agent(),
+    )
+}
+
+/// Expands a leading `~` the way the Go tool does (`~/x` and `~x` both become `$HOME/x`).
+pub fn expand_home(raw: &str, home: Option<&str>) -> Result<PathBuf, AppError> {
+    match raw.strip_prefix('~') {
+        None => Ok(PathBuf::from(raw)),
+        Some(rest) => {
+            let home = home.ok_or_else(|| {
+                AppError::Environment(format!(
+                    "cannot expand ~ in {raw:?}: HOME is not set; set HOME or use an absolute path"
+                ))
+            })?;
+            Ok(PathBuf::from(home).join(rest.trim_start_matches('/')))
+        }
+    }
+}
+
+/// `User-Agent` of every request.
+pub fn user_agent() -> String {
+    format!(
+        "ack-ram-tool/{} (rust; {}/{})",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_expansion_matches_the_go_tool() {
+        let home = Some("/home/u");
+        assert_eq!(
+            expand_home("~/x/y", home).ok(),
+            Some(PathBuf::from("/home/u/x/y"))
+        );
+        assert_eq!(
+            expand_home("~x", home).ok(),
+            Some(PathBuf::from("/home/u/x"))
+        );
+        assert_eq!(expand_home("~", home).ok(), Some(PathBuf::from("/home/u")));
+        assert_eq!(expand_home("/abs", None).ok(), Some(PathBuf::from("/abs")));
+        assert_eq!(
+            expand_home("rel/dir", None).ok(),
+            Some(PathBuf::from("rel/dir"))
+        );
+        assert!(expand_home("~/x", None).is_err());
+    }
+
+    fn settings() -> Settings {
+        Settings::default()
+    }
+
+    #[test]
+    fn profile_files_are_classified_and_named_raw_in_the_cache_key() {
+        let env: Environment = [("HOME", "/home/u")].into_iter().collect();
+        let mut s = settings();
+        s.profile_file = Some("~/.aliyun/config.json".into());
+        s.profile_name = Some("dev".into());
+        let id = identity(&s, Some("acs:ram::1:role/x"), &env).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            id.chain.profile_file,
+            Some(ProfileFile::AliyunCli(PathBuf::from(
+                "/home/u/.aliyun/config.json"
+            )))
+        );
+        assert_eq!(id.cache.cli_config_path, "~/.aliyun/config.json");
+        assert_eq!(id.cache.ini_path, "");
+        assert_eq!(id.cache.profile_name, "dev");
+        assert_eq!(id.cache.role_arn, "acs:ram::1:role/x");
+        s.profile_file = Some("/etc/ack/credentials".into());
+        let id = identity(&s, None, &env).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            id.chain.profile_file,
+            Some(ProfileFile::Ini(PathBuf::from("/etc/ack/credentials")))
+        );
+        assert_eq!(id.cache.ini_path, "/etc/ack/credentials");
+    }
+
+    #[test]
+    fn credential_types() {
+        let env = Environment::default();
+        let mut s = settings();
+        for (raw, want) in [
+            ("auto", CredentialType::Auto),
+            ("IMDS", CredentialType::Imds),
+            ("ecs-role", CredentialType::Imds),
+        ] {
+            s.credential_type = raw.into();
+            assert_eq!(
+                identity(&s, None, &env)
+                    .map(|i| i.chain.credential_type)
+                    .ok(),
+                Some(want)
+            );
+        }
+        s.credential_type = "magic".into();
+        assert!(identity(&s, None, &env).is_err());
+    }
+}

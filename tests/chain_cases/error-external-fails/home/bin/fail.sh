@@ -1,0 +1,4 @@
+#!/bin/sh
+echo 'SECRET-STDOUT'
+echo 'login expired, run sso login' >&2
+exit 3
