@@ -93,6 +93,42 @@ pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, HttpErro
         .map_err(|e| HttpError::Client(error_chain(&e)))
 }
 
+/// What an API answered: the status, what diagnostics need from the headers, and the body.
+#[derive(Debug)]
+pub struct Answer {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The `Content-Type`, or `no content type`.
+    pub content_type: String,
+    /// The `x-acs-request-id` header, for errors whose body carries no RequestId.
+    pub header_request_id: Option<String>,
+    /// The body, at most the limit given to [`read_answer`].
+    pub body: Vec<u8>,
+}
+
+/// Reads a whole answer, refusing a body of more than `limit` bytes.
+pub async fn read_answer(response: reqwest::Response, limit: usize) -> Result<Answer, BodyError> {
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let header_request_id = header("x-acs-request-id");
+    let content_type = header(reqwest::header::CONTENT_TYPE.as_str())
+        .unwrap_or_else(|| "no content type".to_owned());
+    let body = read_body_capped(response, limit).await?;
+    Ok(Answer {
+        status,
+        content_type,
+        header_request_id,
+        body,
+    })
+}
+
 /// Reads a response body, refusing more than `limit` bytes.
 pub async fn read_body_capped(
     mut response: reqwest::Response,

@@ -22,3 +22,4 @@ pub mod http;
 pub mod sources;
 pub mod store;
 pub mod sts;
+pub mod timefmt;

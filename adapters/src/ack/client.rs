@@ -3,7 +3,7 @@
 
 use super::kubeconfig::extract_client_credential;
 use super::roa::{self, SignableRequest};
-use crate::http::{BodyError, Endpoint, error_chain, read_body_capped};
+use crate::http::{BodyError, Endpoint, error_chain, read_answer};
 use ack_ram_domain::ports::{
     ApiErrorDetails, Clock, ClusterCredentialIssuer, IssueError, IssueRequest,
 };
@@ -126,39 +126,26 @@ impl ClusterCredentialIssuer for AckClient {
             .send()
             .await
             .map_err(|e| self.transport(error_chain(&e)))?;
-        let status = response.status();
-        let header_request_id = response
-            .headers()
-            .get("x-acs-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("no content type")
-            .to_owned();
-        let body = read_body_capped(response, MAX_RESPONSE_BYTES)
+        let answer = read_answer(response, MAX_RESPONSE_BYTES)
             .await
             .map_err(|e| match e {
                 BodyError::TooLarge { .. } => IssueError::InvalidResponse(e.to_string()),
                 BodyError::Read(_) => self.transport(e.to_string()),
             })?;
         tracing::debug!(
-            status = status.as_u16(),
-            bytes = body.len(),
+            status = answer.status,
+            bytes = answer.body.len(),
             "{ACTION} answered"
         );
-
-        if !status.is_success() {
+        if !(200..300).contains(&answer.status) {
             return Err(IssueError::Api(api_error(
-                status.as_u16(),
-                &body,
-                &content_type,
-                header_request_id,
+                answer.status,
+                &answer.body,
+                &answer.content_type,
+                answer.header_request_id,
             )));
         }
-        parse_success(&body)
+        parse_success(&answer.body)
     }
 }
 

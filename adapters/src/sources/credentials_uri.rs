@@ -11,7 +11,7 @@ use crate::http::{BodyError, error_chain, read_body_capped};
 use ack_ram_domain::ports::{AccessCredentialProvider, ProviderError};
 use ack_ram_domain::{AccessCredentials, Secret};
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use url::Url;
 
 const SOURCE: &str = "credentials URI";
@@ -227,7 +227,7 @@ fn parse_expiration(raw: &str, format: ExpirationFormat) -> Result<DateTime<Utc>
         ExpirationFormat::Rfc3339 => DateTime::parse_from_rfc3339(raw)
             .ok()
             .map(|t| t.with_timezone(&Utc)),
-        ExpirationFormat::UtcZ => parse_utc_z(raw),
+        ExpirationFormat::UtcZ => crate::timefmt::parse_utc_z(raw),
     };
     parsed.ok_or_else(|| {
         let expected = match format {
@@ -236,31 +236,6 @@ fn parse_expiration(raw: &str, format: ExpirationFormat) -> Result<DateTime<Utc>
         };
         DocumentError::Invalid(format!("the Expiration {raw:?} is not {expected}"))
     })
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, exactly (no offsets, no lower-case `t`/`z`, four-digit
-/// year).
-fn parse_utc_z(raw: &str) -> Option<DateTime<Utc>> {
-    let body = raw.strip_suffix('Z')?;
-    let bytes = body.as_bytes();
-    let (fixed, fraction) = bytes.split_at_checked(19)?;
-    let shape_ok = fixed.iter().enumerate().all(|(i, b)| match i {
-        4 | 7 => *b == b'-',
-        10 => *b == b'T',
-        13 | 16 => *b == b':',
-        _ => b.is_ascii_digit(),
-    });
-    let fraction_ok = match fraction {
-        [] => true,
-        [b'.', digits @ ..] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
-        _ => false,
-    };
-    if !shape_ok || !fraction_ok {
-        return None;
-    }
-    NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .map(|t| t.and_utc())
 }
 
 #[cfg(test)]
@@ -278,7 +253,7 @@ mod tests {
             "2024-03-10T15:56:17.5Z",
             "2024-03-10T15:56:17.123456789Z",
         ] {
-            assert!(parse_utc_z(good).is_some(), "{good}");
+            assert!(crate::timefmt::parse_utc_z(good).is_some(), "{good}");
         }
         for bad in [
             "2024-03-10T15:56:17+08:00",
@@ -294,10 +269,10 @@ mod tests {
             "",
             "Z",
         ] {
-            assert!(parse_utc_z(bad).is_none(), "{bad}");
+            assert!(crate::timefmt::parse_utc_z(bad).is_none(), "{bad}");
         }
         assert_eq!(
-            parse_utc_z("2024-03-10T15:56:17.250Z").map(|t| t.to_rfc3339()),
+            crate::timefmt::parse_utc_z("2024-03-10T15:56:17.250Z").map(|t| t.to_rfc3339()),
             Some("2024-03-10T15:56:17.250+00:00".to_owned())
         );
     }

@@ -6,10 +6,10 @@
 //! answer is reported with its code, message and RequestId instead of "unexpected body".
 
 use super::rpc;
-use crate::http::{BodyError, Endpoint, error_chain, read_body_capped};
+use crate::http::{Answer, BodyError, Endpoint, error_chain, read_answer};
 use ack_ram_domain::ports::{ApiErrorDetails, Clock, ProviderError};
 use ack_ram_domain::{AccessCredentials, Secret};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -154,14 +154,6 @@ fn hint(details: &ApiErrorDetails) -> Option<&'static str> {
         }
         _ => return None,
     })
-}
-
-/// A response as received: status, a few headers, and the (capped) body.
-struct Answer {
-    status: u16,
-    content_type: String,
-    header_request_id: Option<String>,
-    body: Vec<u8>,
 }
 
 impl StsClient {
@@ -310,20 +302,7 @@ impl StsClient {
             .send()
             .await
             .map_err(|e| self.transport(action, error_chain(&e)))?;
-        let status = response.status().as_u16();
-        let header_request_id = response
-            .headers()
-            .get("x-acs-request-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned);
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("no content type")
-            .to_owned();
-        let body = read_body_capped(response, MAX_RESPONSE_BYTES)
+        let answer = read_answer(response, MAX_RESPONSE_BYTES)
             .await
             .map_err(|e| match e {
                 BodyError::TooLarge { .. } => StsError::InvalidResponse {
@@ -332,13 +311,12 @@ impl StsClient {
                 },
                 BodyError::Read(_) => self.transport(action, e.to_string()),
             })?;
-        tracing::debug!(status, bytes = body.len(), "{action} answered");
-        Ok(Answer {
-            status,
-            content_type,
-            header_request_id,
-            body,
-        })
+        tracing::debug!(
+            status = answer.status,
+            bytes = answer.body.len(),
+            "{action} answered"
+        );
+        Ok(answer)
     }
 }
 
@@ -486,28 +464,7 @@ fn parse_credentials(action: &'static str, json: &Value) -> Result<AccessCredent
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, with a literal `Z` (numeric offsets are refused, as by
 /// the Go tool).
 fn parse_expiration(value: &str) -> Option<DateTime<Utc>> {
-    let body = value.strip_suffix('Z')?;
-    let bytes = body.as_bytes();
-    if bytes.len() < 19 {
-        return None;
-    }
-    let shape_ok = bytes[..19].iter().enumerate().all(|(i, b)| match i {
-        4 | 7 => *b == b'-',
-        10 => *b == b'T',
-        13 | 16 => *b == b':',
-        _ => b.is_ascii_digit(),
-    });
-    let fraction_ok = match &bytes[19..] {
-        [] => true,
-        [b'.', digits @ ..] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
-        _ => false,
-    };
-    if !shape_ok || !fraction_ok {
-        return None;
-    }
-    NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .map(|t| t.and_utc())
+    crate::timefmt::parse_utc_z(value)
 }
 
 fn parse_identity(json: &Value) -> Result<CallerIdentity, StsError> {
