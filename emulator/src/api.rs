@@ -11,7 +11,8 @@
 //! 4. nonce not seen before (400 `SignatureNonceUsed`);
 //! 5. signature (400 `SignatureDoesNotMatch`, message carries the server's string to sign);
 //! 6. security token (400 `MissingSecurityToken` for an `STS.` id without one, 403
-//!    `InvalidSecurityToken.MismatchWithAccessKey` for a wrong one);
+//!    `InvalidSecurityToken.MismatchWithAccessKey` for a wrong one, 400
+//!    `InvalidSecurityToken.Expired` for an expired temporary key from `AssumeRole`);
 //! 7. cluster exists (404 `ErrorClusterNotFound`);
 //! 8. query parameters (400 `InvalidParameter`).
 
@@ -89,6 +90,16 @@ pub struct Issued {
     pub expiration: DateTime<Utc>,
 }
 
+/// How a success is minted ([`crate::Malformed::ExpiredExpiration`] needs an expired
+/// certificate, not just a rewritten field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum IssueMode {
+    #[default]
+    Normal,
+    /// notBefore = now − 2 h, notAfter = expiration = now − 1 h.
+    Expired,
+}
+
 /// The parts of a request the API looks at.
 #[derive(Debug, Clone)]
 pub struct IncomingRequest<'a> {
@@ -135,6 +146,7 @@ pub(crate) fn describe_cluster_user_kubeconfig(
     req: &IncomingRequest<'_>,
     cluster_segment: &str,
     now: DateTime<Utc>,
+    mode: IssueMode,
 ) -> Result<Issued, ApiError> {
     let header = |name: &str| roa::header_value(req.headers, name);
     let required = |name: &str| header(name).ok_or_else(|| ApiError::missing(name));
@@ -285,6 +297,9 @@ pub(crate) fn describe_cluster_user_kubeconfig(
         }
         None => {}
     }
+    if key.expires.is_some_and(|expires| now >= expires) {
+        return Err(expired_token());
+    }
 
     // 7. Cluster.
     let cluster_id = roa::percent_decode(cluster_segment);
@@ -330,10 +345,17 @@ pub(crate) fn describe_cluster_user_kubeconfig(
     };
 
     // Issue.
-    let uid = crate::account_uid(key_id);
+    let uid = key.principal.certificate_cn(key_id);
+    let (not_before, expiration) = match mode {
+        IssueMode::Normal => (now - NOT_BEFORE_BACKDATE, expiration),
+        IssueMode::Expired => (
+            now - chrono::TimeDelta::hours(2),
+            now - chrono::TimeDelta::hours(1),
+        ),
+    };
     let cert = state
         .ca
-        .issue_client(&uid, now - NOT_BEFORE_BACKDATE, expiration)
+        .issue_client(&uid, not_before, expiration)
         .map_err(|e| {
             ApiError::new(
                 500,
@@ -355,6 +377,15 @@ pub(crate) fn describe_cluster_user_kubeconfig(
         key_pem: &cert.key_pem,
     });
     Ok(Issued { config, expiration })
+}
+
+/// A temporary key used after its `Expiration`.
+pub(crate) fn expired_token() -> ApiError {
+    ApiError::new(
+        400,
+        "InvalidSecurityToken.Expired",
+        "Specified SecurityToken is expired.",
+    )
 }
 
 #[cfg(test)]

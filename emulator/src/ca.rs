@@ -2,8 +2,9 @@
 //!
 //! ACK answers `DescribeClusterUserKubeconfig` with a real, freshly issued client certificate;
 //! to behave the same way the emulator owns a throw-away CA (generated at start, never written
-//! anywhere unless asked) that mints one ECDSA P-256 client certificate per successful call and,
-//! in TLS mode, the emulator's own server certificate. Tests can then check the issued
+//! anywhere unless asked) that mints one ECDSA P-256 client certificate per successful call and
+//! the server certificates of the TLS main listener and of the Kubernetes API listener (which
+//! also authenticates client certificates against this CA). Tests can then check the issued
 //! certificate against [`crate::Emulator::ca_pem`] exactly as a kube-apiserver would.
 
 use chrono::{DateTime, Utc};

@@ -1,18 +1,27 @@
-//! `ack-ram-emulator`: a local stand-in for the ACK (CS) OpenAPI `DescribeClusterUserKubeconfig`.
+//! `ack-ram-emulator`: a local stand-in for the Alibaba Cloud APIs the credential plugin talks
+//! to: ACK (CS) `DescribeClusterUserKubeconfig`, STS `AssumeRole` / `GetCallerIdentity`, and
+//! (optionally) the Kubernetes API server that accepts the issued certificates.
 //!
 //! It exists so that the credential plugin can be run end to end without an Alibaba Cloud
 //! account (the README demo), and so that integration tests and benchmarks exercise the real
 //! wire protocol: requests must carry a valid ROA HMAC-SHA1 signature (checked by the
-//! independent [`roa`] module), dates, nonces, security tokens and parameters are validated in
-//! the same order and with the same error shape as the real service, and a success returns a
-//! real kubeconfig whose client certificate (ECDSA P-256, PKCS#8 key) is freshly signed by the
-//! emulator's CA ([`Emulator::ca_pem`]) and expires exactly at `expiration`.
+//! independent [`roa`] module) or STS RPC signature (the independent [`sts_rpc`] module), dates,
+//! nonces, security tokens and parameters are validated in the same order and with the same
+//! error shape as the real services, and a success returns a real kubeconfig whose client
+//! certificate (ECDSA P-256, PKCS#8 key) is freshly signed by the emulator's CA
+//! ([`Emulator::ca_pem`]) and expires exactly at `expiration`.
+//!
+//! One listener serves ACK (`GET /k8s/{ClusterId}/user_config`), STS (`POST /`) and a control
+//! API for fault injection (`/__emulator/…`, see [`Fault`]); with [`EmulatorConfig::kube_api`]
+//! a second, mTLS-only listener serves a minimal Kubernetes API ([`Emulator::kube_endpoint`])
+//! and records the client certificate of every request ([`Emulator::kube_requests`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ack_ram_emulator::EmulatorError> {
 //! use ack_ram_emulator::{Emulator, EmulatorConfig};
-//! let emulator = Emulator::start(EmulatorConfig::default()).await?;
-//! println!("CS endpoint: {}", emulator.endpoint());
+//! let emulator = Emulator::start(EmulatorConfig { kube_api: true, ..Default::default() }).await?;
+//! println!("CS and STS endpoint: {}", emulator.endpoint());
+//! println!("Kubernetes API: {}", emulator.kube_endpoint());
 //! # Ok(()) }
 //! ```
 //!
@@ -21,10 +30,16 @@
 
 mod api;
 mod ca;
+mod control;
+mod faults;
+mod identity;
+mod kube;
 mod kubeconfig;
 pub mod roa;
 mod server;
 mod state;
+mod sts;
+pub mod sts_rpc;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -34,13 +49,21 @@ use std::time::Duration;
 use sha1::{Digest, Sha1};
 use tokio::sync::{oneshot, watch};
 
-use api::ApiError;
 pub use api::{
     DEFAULT_LIFETIME, DURATION_MINUTES, MAX_CLOCK_SKEW, NOT_BEFORE_BACKDATE, looks_like_cluster_id,
 };
 pub use ca::CLIENT_CERT_ORGANIZATION;
+pub use control::CONTROL_PREFIX;
+pub use faults::{Fault, FaultError, FaultTarget, MAX_HUGE_BYTES, Malformed, NOT_BASE64};
+pub use identity::{
+    CallerIdentity, IDENTITY_ASSUMED_ROLE, IDENTITY_RAM_USER, RAM_USER_NAME, role_id,
+};
+pub use kube::{KUBE_GIT_VERSION, KUBE_NAMESPACES, KubeRequest};
 pub use state::{
     DEFAULT_PRIVATE_SERVER, DEFAULT_PUBLIC_SERVER, RECORDED_REQUESTS_CAP, RecordedRequest,
+};
+pub use sts::{
+    DEFAULT_STS_DURATION, STS_DURATION_SECONDS, STS_HOST_ID, STS_TIME_FORMAT, STS_VERSION,
 };
 
 /// Demo AccessKey id accepted by a default emulator (not a real credential).
@@ -60,6 +83,14 @@ pub struct EmulatorConfig {
     pub response_delay: Duration,
     /// Serve HTTPS with a certificate for `127.0.0.1`/`::1`/`localhost` signed by the CA.
     pub tls: bool,
+    /// Role ARNs STS `AssumeRole` accepts; `None` accepts any well-formed
+    /// `acs:ram::<digits>:role/<name>` (others get 403 `NoPermission`).
+    pub roles: Option<Vec<String>>,
+    /// Also start the Kubernetes-API-shaped mTLS listener ([`Emulator::kube_endpoint`]); the
+    /// kubeconfigs then point at it.
+    pub kube_api: bool,
+    /// Address of that listener; `None`: the main listener's IP, any free port.
+    pub kube_api_addr: Option<SocketAddr>,
 }
 
 impl Default for EmulatorConfig {
@@ -72,6 +103,9 @@ impl Default for EmulatorConfig {
             clusters: None,
             response_delay: Duration::ZERO,
             tls: false,
+            roles: None,
+            kube_api: false,
+            kube_api_addr: None,
         }
     }
 }
@@ -107,6 +141,7 @@ impl From<rcgen::Error> for EmulatorError {
 pub struct Emulator {
     local_addr: SocketAddr,
     endpoint: String,
+    kube_addr: Option<SocketAddr>,
     state: Arc<State>,
     shutdown: watch::Sender<bool>,
     stopped: Option<oneshot::Receiver<()>>,
@@ -116,6 +151,7 @@ use state::State;
 
 struct Ready {
     local_addr: SocketAddr,
+    kube_addr: Option<SocketAddr>,
     state: Arc<State>,
 }
 
@@ -173,18 +209,11 @@ impl Emulator {
         stopped: oneshot::Receiver<()>,
     ) -> Emulator {
         let scheme = if ready.state.tls { "https" } else { "http" };
-        let host = match ready.local_addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        let endpoint = format!(
-            "{scheme}://{}",
-            SocketAddr::new(host, ready.local_addr.port())
-        );
+        let endpoint = format!("{scheme}://{}", connectable(ready.local_addr));
         Emulator {
             local_addr: ready.local_addr,
             endpoint,
+            kube_addr: ready.kube_addr,
             state: ready.state,
             shutdown,
             stopped: Some(stopped),
@@ -207,6 +236,95 @@ impl Emulator {
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Base URL of the Kubernetes API listener, `https://127.0.0.1:PORT`; empty when
+    /// [`EmulatorConfig::kube_api`] is off.
+    pub fn kube_endpoint(&self) -> String {
+        self.kube_addr
+            .map(|addr| format!("https://{}", connectable(addr)))
+            .unwrap_or_default()
+    }
+
+    /// The address the Kubernetes API listener is bound to, when it runs.
+    pub fn kube_local_addr(&self) -> Option<SocketAddr> {
+        self.kube_addr
+    }
+
+    /// Requests received by the Kubernetes API listener (the most recent
+    /// [`RECORDED_REQUESTS_CAP`]), oldest first, with the client certificate's CN and O.
+    pub fn kube_requests(&self) -> Vec<KubeRequest> {
+        self.state.kube_requests()
+    }
+
+    /// STS requests received (`POST /`), any action, any outcome.
+    pub fn sts_request_count(&self) -> usize {
+        self.state.sts_requests.load(Ordering::SeqCst)
+    }
+
+    /// Successful `AssumeRole` answers (temporary keys minted and registered).
+    pub fn sts_issued_count(&self) -> usize {
+        self.state.sts_issued.load(Ordering::SeqCst)
+    }
+
+    /// Who an AccessKey id is (a registered key, or a temporary key minted by `AssumeRole`), as
+    /// `GetCallerIdentity` would answer, with the CN of the certificates issued to it.
+    pub fn caller_identity(&self, access_key_id: &str) -> Option<CallerIdentity> {
+        self.state
+            .key(access_key_id)
+            .map(|key| key.principal.caller_identity(access_key_id))
+    }
+
+    /// Queues `count` copies of a fault for the next answers of `target` (see [`Fault`]).
+    pub fn inject_faults(
+        &self,
+        target: FaultTarget,
+        count: usize,
+        fault: Fault,
+    ) -> Result<(), FaultError> {
+        faults::validate(target, &fault)?;
+        self.state.push_faults(target, count, fault);
+        Ok(())
+    }
+
+    /// Delays the next `count` `DescribeClusterUserKubeconfig` answers by `delay` (on top of
+    /// [`EmulatorConfig::response_delay`]).
+    pub fn delay_next(&self, count: usize, delay: Duration) {
+        self.state
+            .push_faults(FaultTarget::Ack, count, Fault::Delay(delay));
+    }
+
+    /// Corrupts the next `count` `DescribeClusterUserKubeconfig` answers (see [`Malformed`]).
+    /// A [`Malformed::Huge`] over [`MAX_HUGE_BYTES`] is clamped to it.
+    pub fn malform_next(&self, count: usize, kind: Malformed) {
+        let kind = match kind {
+            Malformed::Huge(n) => Malformed::Huge(n.min(MAX_HUGE_BYTES)),
+            other => other,
+        };
+        self.state.push_faults(
+            FaultTarget::Ack,
+            count,
+            Fault::Malformed { kind, status: None },
+        );
+    }
+
+    /// Makes the next `count` STS requests fail with this status and code (STS error shape),
+    /// before any other check. They still count in [`Emulator::sts_request_count`].
+    pub fn fail_next_sts(&self, count: usize, status: u16, code: &str, message: &str) {
+        self.state.push_faults(
+            FaultTarget::Sts,
+            count,
+            Fault::Error {
+                status,
+                code: code.to_owned(),
+                message: message.to_owned(),
+            },
+        );
+    }
+
+    /// Drops every pending fault (both APIs).
+    pub fn clear_faults(&self) {
+        self.state.clear_faults();
     }
 
     /// PEM of the CA that signs the issued client certificates and, in TLS mode, the server
@@ -244,7 +362,9 @@ impl Emulator {
     }
 
     /// Sets the API server URLs written into kubeconfigs (public, and private for
-    /// `PrivateIpAddress=true`). Defaults: [`DEFAULT_PUBLIC_SERVER`], [`DEFAULT_PRIVATE_SERVER`].
+    /// `PrivateIpAddress=true`). Defaults: [`DEFAULT_PUBLIC_SERVER`], [`DEFAULT_PRIVATE_SERVER`];
+    /// with [`EmulatorConfig::kube_api`], the kube listener as `https://127.0.0.1:PORT` (public)
+    /// and `https://localhost:PORT` (private: distinguishable, and it works too).
     pub fn set_api_servers(&self, public: &str, private: &str) {
         self.state
             .set_api_servers(public.to_owned(), private.to_owned());
@@ -254,8 +374,15 @@ impl Emulator {
     /// code (CS error shape), before any other check: e.g. `(1, 400, "Throttling.User", ...)` or
     /// `(1, 503, "ServiceUnavailable", ...)`. They still count in [`Emulator::request_count`].
     pub fn fail_next(&self, count: usize, status: u16, code: &str, message: &str) {
-        self.state
-            .push_faults(count, ApiError::new(status, code, message));
+        self.state.push_faults(
+            FaultTarget::Ack,
+            count,
+            Fault::Error {
+                status,
+                code: code.to_owned(),
+                message: message.to_owned(),
+            },
+        );
     }
 
     /// Logs one line per request to stderr (method, path, status, code; never secrets).
@@ -306,6 +433,7 @@ fn spawn(addr: SocketAddr, config: EmulatorConfig) -> Result<Startup, EmulatorEr
                         config.clusters.clone(),
                         config.response_delay,
                         config.tls,
+                        config.roles.clone(),
                         ca,
                     ));
                     let tls = if config.tls {
@@ -315,15 +443,44 @@ fn spawn(addr: SocketAddr, config: EmulatorConfig) -> Result<Startup, EmulatorEr
                     };
                     let listener = tokio::net::TcpListener::bind(addr).await?;
                     let local_addr = listener.local_addr()?;
-                    Ok::<_, EmulatorError>((listener, tls, state, local_addr))
+                    let kube = if config.kube_api {
+                        let kube_tls = kube::kube_tls(&state)?;
+                        let kube_addr = config
+                            .kube_api_addr
+                            .unwrap_or_else(|| SocketAddr::new(local_addr.ip(), 0));
+                        let kube_listener = tokio::net::TcpListener::bind(kube_addr).await?;
+                        let kube_addr = kube_listener.local_addr()?;
+                        let endpoint = format!("https://{}", connectable(kube_addr));
+                        let private = match connectable(kube_addr).ip() {
+                            IpAddr::V4(ip) if ip.is_loopback() => {
+                                format!("https://localhost:{}", kube_addr.port())
+                            }
+                            _ => endpoint.clone(),
+                        };
+                        state.set_api_servers(endpoint.clone(), private);
+                        state.set_kube_endpoint(endpoint);
+                        Some((kube_listener, kube_tls, kube_addr))
+                    } else {
+                        None
+                    };
+                    Ok::<_, EmulatorError>((listener, tls, state, local_addr, kube))
                 };
                 match started.await {
-                    Ok((listener, tls, state, local_addr)) => {
+                    Ok((listener, tls, state, local_addr, kube)) => {
                         let ready = Ready {
                             local_addr,
+                            kube_addr: kube.as_ref().map(|(_, _, addr)| *addr),
                             state: Arc::clone(&state),
                         };
                         if ready_tx.send(Ok(ready)).is_ok() {
+                            if let Some((kube_listener, kube_tls, _)) = kube {
+                                tokio::spawn(kube::accept_loop(
+                                    kube_listener,
+                                    kube_tls,
+                                    Arc::clone(&state),
+                                    shutdown_rx.clone(),
+                                ));
+                            }
                             server::accept_loop(listener, tls, state, shutdown_rx).await;
                         }
                     }
@@ -337,6 +494,16 @@ fn spawn(addr: SocketAddr, config: EmulatorConfig) -> Result<Startup, EmulatorEr
             let _ = stopped_tx.send(());
         })?;
     Ok((ready_rx, shutdown_tx, stopped_rx))
+}
+
+/// The address to connect to for a listener bound to `addr` (unspecified → loopback).
+fn connectable(addr: SocketAddr) -> SocketAddr {
+    let host = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(host, addr.port())
 }
 
 /// The 16-digit account uid the emulator associates with an AccessKey id (the client

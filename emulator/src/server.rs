@@ -1,7 +1,10 @@
-//! HTTP/1.1 plumbing: accept loop, optional TLS, request → [`crate::api`] → JSON response.
+//! HTTP/1.1 plumbing of the main listener: accept loop, optional TLS, routing, JSON responses.
 //!
 //! Separate from the API logic so the wire concerns (hyper, rustls, response headers, request
-//! log, counters, artificial delay) stay out of the checks that define the service behaviour.
+//! log, counters, artificial delay, fault application) stay out of the checks that define the
+//! service behaviour. Routes: `GET /k8s/{ClusterId}/user_config` → [`crate::api`];
+//! `POST /` → STS ([`crate::sts`]); `/__emulator/*` → the control API ([`crate::control`]);
+//! anything else → 404 `InvalidAction.NotFound`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use chrono::{SecondsFormat, Utc};
-use http_body_util::Full;
+use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
@@ -21,8 +24,12 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::EmulatorError;
-use crate::api::{self, ApiError, IncomingRequest, Route};
+use crate::api::{self, ApiError, IncomingRequest, IssueMode, Route};
+use crate::control::{self, CONTROL_PREFIX};
+use crate::faults::{self, Answer, AnswerFault, FaultTarget, Malformed};
+use crate::roa;
 use crate::state::{RecordedRequest, State};
+use crate::sts::{self, StsMode};
 
 /// Builds the rustls server configuration (ring provider, HTTP/1.1 ALPN) for the emulator's
 /// own certificate.
@@ -82,16 +89,28 @@ pub(crate) async fn accept_loop(
     }
 }
 
+/// Largest request body read (STS form bodies, control API JSON).
+const MAX_REQUEST_BODY: usize = 1 << 20;
+
+async fn read_body(body: Incoming) -> Result<Bytes, String> {
+    Limited::new(body, MAX_REQUEST_BODY)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| format!("reading the request body failed: {e}"))
+}
+
 async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().unwrap_or_default().to_owned();
-    let headers: Vec<(String, String)> = req
-        .headers()
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_owned();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = parts
+        .headers
         .iter()
         .map(|(k, v)| {
             (
@@ -101,53 +120,37 @@ async fn handle(
         })
         .collect();
 
-    let outcome = match api::route(&method, &path) {
-        Route::UserConfig(segment) => {
-            state.requests.fetch_add(1, Ordering::SeqCst);
-            if !state.response_delay.is_zero() {
-                tokio::time::sleep(state.response_delay).await;
-            }
-            match state.take_fault() {
-                Some(fault) => Err(fault),
-                None => {
-                    let incoming = IncomingRequest {
-                        method: &method,
-                        path: &path,
-                        raw_query: &query,
-                        headers: &headers,
-                    };
-                    api::describe_cluster_user_kubeconfig(&state, &incoming, segment, Utc::now())
-                }
-            }
-        }
-        Route::NotFound => Err(ApiError::api_not_found()),
-    };
+    if path.starts_with(CONTROL_PREFIX) {
+        // Test-harness traffic: not counted, recorded, delayed or faulted.
+        let answer = match read_body(body).await {
+            Ok(bytes) => control::handle(&state, &method, &path, &bytes),
+            Err(e) => Answer::json(400, &serde_json::json!({ "error": e })),
+        };
+        return Ok(to_response(answer, None));
+    }
 
     let request_id = crate::request_id();
-    let (status, code, body) = match outcome {
-        Ok(issued) => {
-            state.issued.fetch_add(1, Ordering::SeqCst);
-            let body = serde_json::json!({
-                "config": issued.config,
-                "expiration": issued.expiration.to_rfc3339_opts(SecondsFormat::Secs, true),
-            });
-            (200, "OK".to_owned(), body)
-        }
-        Err(e) => {
-            let body = serde_json::json!({
-                "code": e.code,
-                "message": e.message,
-                "requestId": request_id,
-                "status": e.status,
-            });
-            (e.status, e.code, body)
-        }
+    let (answer, code, label) = if method == "POST" && path == "/" {
+        let (answer, code, action) =
+            sts_answer(&state, &method, &query, &headers, body, &request_id).await;
+        // The action is client input: log it only when it looks like an action name.
+        let action = if !action.is_empty() && action.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            action
+        } else {
+            "(no valid Action)".to_owned()
+        };
+        (answer, code, format!("{path} {action}"))
+    } else {
+        let (answer, code) =
+            ack_answer(&state, &method, &path, &query, &headers, &request_id).await;
+        (answer, code, path.clone())
     };
+    let status = answer.status;
 
     if state.log_requests.load(Ordering::Relaxed) {
-        // Method, path and outcome only: never the query, headers or body.
+        // Method, path (and STS action) and outcome only: never the query, headers or body.
         eprintln!(
-            "ack-ram-emulator: {method} {path} -> {status} {code} ({} ms, requestId {request_id})",
+            "ack-ram-emulator: {method} {label} -> {status} {code} ({} ms, requestId {request_id})",
             started.elapsed().as_millis()
         );
     }
@@ -159,15 +162,159 @@ async fn handle(
         status,
         code,
     });
+    Ok(to_response(answer, Some(&request_id)))
+}
 
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/json;charset=utf-8"),
-    );
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+/// `DescribeClusterUserKubeconfig` (and the 404 for unknown routes): (answer, code).
+async fn ack_answer(
+    state: &State,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    request_id: &str,
+) -> (Answer, String) {
+    let segment = match api::route(method, path) {
+        Route::UserConfig(segment) => segment,
+        Route::NotFound => {
+            let e = ApiError::api_not_found();
+            return (cs_error(&e, request_id), e.code);
+        }
+    };
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    let (extra_delay, fault) = state.take_faults(FaultTarget::Ack);
+    let delay = state.response_delay + extra_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let malformed = match fault {
+        Some(AnswerFault::Error(e)) => return (cs_error(&e, request_id), e.code),
+        Some(AnswerFault::Malformed { kind, status }) => Some((kind, status)),
+        None => None,
+    };
+    let mode = match malformed {
+        Some((Malformed::ExpiredExpiration, _)) => IssueMode::Expired,
+        _ => IssueMode::Normal,
+    };
+    let incoming = IncomingRequest {
+        method,
+        path,
+        raw_query: query,
+        headers,
+    };
+    let (answer, code, success) =
+        match api::describe_cluster_user_kubeconfig(state, &incoming, segment, Utc::now(), mode) {
+            Ok(issued) => {
+                let body = serde_json::json!({
+                    "config": issued.config,
+                    "expiration": issued.expiration.to_rfc3339_opts(SecondsFormat::Secs, true),
+                });
+                (Answer::json(200, &body), "OK".to_owned(), Some(body))
+            }
+            Err(e) => (cs_error(&e, request_id), e.code, None),
+        };
+    match malformed {
+        None => {
+            if success.is_some() {
+                state.issued.fetch_add(1, Ordering::SeqCst);
+            }
+            (answer, code)
+        }
+        Some((kind, status)) => (
+            faults::corrupt(kind, status, answer, success.as_ref()),
+            format!("{code} (fault {})", kind.name()),
+        ),
+    }
+}
+
+/// STS on `POST /`: (answer, code, action).
+async fn sts_answer(
+    state: &State,
+    method: &str,
+    query: &str,
+    headers: &[(String, String)],
+    body: Incoming,
+    request_id: &str,
+) -> (Answer, String, String) {
+    state.sts_requests.fetch_add(1, Ordering::SeqCst);
+    let mut params = roa::decode_query(query);
+    let form = roa::header_value(headers, "content-type").is_some_and(|ct| {
+        ct.to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    match read_body(body).await {
+        Ok(bytes) if form && !bytes.is_empty() => {
+            params.extend(roa::decode_query(&String::from_utf8_lossy(&bytes)));
+        }
+        Ok(_) => {}
+        Err(message) => {
+            let e = ApiError::new(400, "InvalidParameter", message);
+            return (sts_error(&e, request_id), e.code, String::new());
+        }
+    }
+    let action = params
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let (delay, fault) = state.take_faults(FaultTarget::Sts);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let malformed = match fault {
+        Some(AnswerFault::Error(e)) => return (sts_error(&e, request_id), e.code, action),
+        Some(AnswerFault::Malformed { kind, status }) => Some((kind, status)),
+        None => None,
+    };
+    let mode = match malformed {
+        Some((Malformed::ExpiredExpiration, _)) => StsMode::Expired,
+        _ => StsMode::Normal,
+    };
+    let (answer, code, success) =
+        match sts::handle(state, method, &params, Utc::now(), mode, request_id) {
+            Ok(ok) => {
+                if malformed.is_none() && ok.action == "AssumeRole" {
+                    state.sts_issued.fetch_add(1, Ordering::SeqCst);
+                }
+                (Answer::json(200, &ok.body), "OK".to_owned(), Some(ok.body))
+            }
+            Err(e) => (sts_error(&e, request_id), e.code, None),
+        };
+    match malformed {
+        None => (answer, code, action),
+        Some((kind, status)) => (
+            faults::corrupt(kind, status, answer, success.as_ref()),
+            format!("{code} (fault {})", kind.name()),
+            action,
+        ),
+    }
+}
+
+/// The CS error shape.
+fn cs_error(e: &ApiError, request_id: &str) -> Answer {
+    Answer::json(
+        e.status,
+        &serde_json::json!({
+            "code": e.code,
+            "message": e.message,
+            "requestId": request_id,
+            "status": e.status,
+        }),
+    )
+}
+
+fn sts_error(e: &ApiError, request_id: &str) -> Answer {
+    Answer::json(e.status, &sts::error_body(e, request_id))
+}
+
+fn to_response(answer: Answer, request_id: Option<&str>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(answer.body)));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+    if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
         response.headers_mut().insert("x-acs-request-id", value);
     }
-    Ok(response)
+    response
 }

@@ -1,8 +1,8 @@
 //! Shared, thread-safe state of one running emulator.
 //!
-//! Kept in one place so the HTTP layer, the API checks and the public [`crate::Emulator`]
-//! handle (counters, runtime registration of keys, fault injection, request log) all see the
-//! same data. Locks are held only for short, non-async sections; a poisoned lock is recovered
+//! Kept in one place so the HTTP layers (main and kube listeners), the API checks and the public
+//! [`crate::Emulator`] handle (counters, keys registered at run time or minted by `AssumeRole`,
+//! nonces, fault queues, request logs) all see the same data. Locks are held only for short, non-async sections; a poisoned lock is recovered
 //! (the data stays consistent: every section is a single insert/remove).
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -12,8 +12,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::api::{ApiError, MAX_CLOCK_SKEW};
+use crate::api::MAX_CLOCK_SKEW;
 use crate::ca::Ca;
+use crate::faults::{AnswerFault, Fault, FaultQueue, FaultTarget};
+use crate::identity::Principal;
+use crate::kube::KubeRequest;
 
 /// How many requests [`crate::Emulator::requests`] keeps (the most recent ones).
 pub const RECORDED_REQUESTS_CAP: usize = 1000;
@@ -47,12 +50,66 @@ pub struct RecordedRequest {
 pub(crate) struct KeyEntry {
     pub secret: String,
     pub tokens: Vec<String>,
+    pub principal: Principal,
+    /// End of validity (temporary keys minted by `AssumeRole`).
+    pub expires: Option<DateTime<Utc>>,
+}
+
+impl KeyEntry {
+    fn user(secret: &str) -> KeyEntry {
+        KeyEntry {
+            secret: secret.to_owned(),
+            tokens: Vec::new(),
+            principal: Principal::User,
+            expires: None,
+        }
+    }
+}
+
+/// Nonces seen recently (one store per API: ROA and RPC nonces are separate namespaces).
+#[derive(Debug, Default)]
+pub(crate) struct NonceStore {
+    seen: HashSet<String>,
+    order: VecDeque<(DateTime<Utc>, String)>,
+}
+
+impl NonceStore {
+    fn seen(&self, nonce: &str) -> bool {
+        self.seen.contains(nonce)
+    }
+
+    /// Records a nonce; false when it was already there. Nonces older than twice the accepted
+    /// clock skew can no longer be replayed (their date would be rejected) and are forgotten.
+    fn record(&mut self, nonce: &str, now: DateTime<Utc>) -> bool {
+        while let Some((at, _)) = self.order.front() {
+            if now - *at <= MAX_CLOCK_SKEW * 2 {
+                break;
+            }
+            if let Some((_, old)) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        if !self.seen.insert(nonce.to_owned()) {
+            return false;
+        }
+        self.order.push_back((now, nonce.to_owned()));
+        true
+    }
 }
 
 #[derive(Debug, Default)]
-struct NonceStore {
-    seen: HashSet<String>,
-    order: VecDeque<(DateTime<Utc>, String)>,
+struct Faults {
+    ack: FaultQueue,
+    sts: FaultQueue,
+}
+
+impl Faults {
+    fn queue(&mut self, target: FaultTarget) -> &mut FaultQueue {
+        match target {
+            FaultTarget::Ack => &mut self.ack,
+            FaultTarget::Sts => &mut self.sts,
+        }
+    }
 }
 
 pub(crate) struct State {
@@ -61,13 +118,23 @@ pub(crate) struct State {
     pub response_delay: Duration,
     pub tls: bool,
     pub ca: Ca,
+    /// `None`: any well-formed role ARN may be assumed.
+    pub roles: Option<HashSet<String>>,
     nonces: Mutex<NonceStore>,
+    sts_nonces: Mutex<NonceStore>,
     pub requests: AtomicUsize,
     pub issued: AtomicUsize,
+    pub sts_requests: AtomicUsize,
+    pub sts_issued: AtomicUsize,
     pub log_requests: AtomicBool,
     api_servers: RwLock<(String, String)>,
     recorded: Mutex<VecDeque<RecordedRequest>>,
-    faults: Mutex<VecDeque<ApiError>>,
+    faults: Mutex<Faults>,
+    kube_endpoint: RwLock<Option<String>>,
+    kube_requests: Mutex<VecDeque<KubeRequest>>,
+    kube_count: AtomicUsize,
+    /// When the emulator started (creation time of the fake namespaces).
+    pub started_at: DateTime<Utc>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,19 +147,12 @@ impl State {
         clusters: Option<Vec<String>>,
         response_delay: Duration,
         tls: bool,
+        roles: Option<Vec<String>>,
         ca: Ca,
     ) -> State {
         let keys = access_keys
             .iter()
-            .map(|(id, secret)| {
-                (
-                    id.clone(),
-                    KeyEntry {
-                        secret: secret.clone(),
-                        tokens: Vec::new(),
-                    },
-                )
-            })
+            .map(|(id, secret)| (id.clone(), KeyEntry::user(secret)))
             .collect();
         State {
             keys: RwLock::new(keys),
@@ -100,16 +160,24 @@ impl State {
             response_delay,
             tls,
             ca,
+            roles: roles.map(|r| r.into_iter().collect()),
             nonces: Mutex::new(NonceStore::default()),
+            sts_nonces: Mutex::new(NonceStore::default()),
             requests: AtomicUsize::new(0),
             issued: AtomicUsize::new(0),
+            sts_requests: AtomicUsize::new(0),
+            sts_issued: AtomicUsize::new(0),
             log_requests: AtomicBool::new(false),
             api_servers: RwLock::new((
                 DEFAULT_PUBLIC_SERVER.to_owned(),
                 DEFAULT_PRIVATE_SERVER.to_owned(),
             )),
             recorded: Mutex::new(VecDeque::new()),
-            faults: Mutex::new(VecDeque::new()),
+            faults: Mutex::new(Faults::default()),
+            kube_endpoint: RwLock::new(None),
+            kube_requests: Mutex::new(VecDeque::new()),
+            kube_count: AtomicUsize::new(0),
+            started_at: Utc::now(),
         }
     }
 
@@ -125,43 +193,57 @@ impl State {
         let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
         keys.entry(id.to_owned())
             .and_modify(|k| k.secret = secret.to_owned())
-            .or_insert_with(|| KeyEntry {
+            .or_insert_with(|| KeyEntry::user(secret));
+    }
+
+    /// Registers a temporary key minted by `AssumeRole`.
+    pub fn add_temporary_key(
+        &self,
+        id: &str,
+        secret: &str,
+        token: &str,
+        principal: Principal,
+        expires: DateTime<Utc>,
+    ) {
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        keys.insert(
+            id.to_owned(),
+            KeyEntry {
                 secret: secret.to_owned(),
-                tokens: Vec::new(),
-            });
+                tokens: vec![token.to_owned()],
+                principal,
+                expires: Some(expires),
+            },
+        );
     }
 
     pub fn add_token(&self, id: &str, secret: &str, token: &str) {
         self.add_key(id, secret);
         let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = keys.get_mut(id) {
-            if !entry.tokens.iter().any(|t| t == token) {
-                entry.tokens.push(token.to_owned());
-            }
+        if let Some(entry) = keys
+            .get_mut(id)
+            .filter(|entry| !entry.tokens.iter().any(|t| t == token))
+        {
+            entry.tokens.push(token.to_owned());
         }
     }
 
     pub fn nonce_seen(&self, nonce: &str) -> bool {
-        lock(&self.nonces).seen.contains(nonce)
+        lock(&self.nonces).seen(nonce)
     }
 
-    /// Records a nonce; false when it was already there. Nonces older than twice the accepted
-    /// clock skew can no longer be replayed (their date would be rejected) and are forgotten.
+    /// Records a ROA nonce; false when it was already there.
     pub fn record_nonce(&self, nonce: &str, now: DateTime<Utc>) -> bool {
-        let mut store = lock(&self.nonces);
-        while let Some((at, _)) = store.order.front() {
-            if now - *at <= MAX_CLOCK_SKEW * 2 {
-                break;
-            }
-            if let Some((_, old)) = store.order.pop_front() {
-                store.seen.remove(&old);
-            }
-        }
-        if !store.seen.insert(nonce.to_owned()) {
-            return false;
-        }
-        store.order.push_back((now, nonce.to_owned()));
-        true
+        lock(&self.nonces).record(nonce, now)
+    }
+
+    pub fn sts_nonce_seen(&self, nonce: &str) -> bool {
+        lock(&self.sts_nonces).seen(nonce)
+    }
+
+    /// Records an STS RPC nonce; false when it was already there.
+    pub fn record_sts_nonce(&self, nonce: &str, now: DateTime<Utc>) -> bool {
+        lock(&self.sts_nonces).record(nonce, now)
     }
 
     pub fn api_servers(&self) -> (String, String) {
@@ -178,13 +260,57 @@ impl State {
             .unwrap_or_else(PoisonError::into_inner) = (public, private);
     }
 
-    pub fn push_faults(&self, count: usize, error: ApiError) {
-        let mut faults = lock(&self.faults);
-        faults.extend(std::iter::repeat_n(error, count));
+    pub fn push_faults(&self, target: FaultTarget, count: usize, fault: Fault) {
+        lock(&self.faults).queue(target).push(count, fault);
     }
 
-    pub fn take_fault(&self) -> Option<ApiError> {
-        lock(&self.faults).pop_front()
+    /// Faults for the next answer of `target`: (extra delay, answer fault).
+    pub fn take_faults(&self, target: FaultTarget) -> (Duration, Option<AnswerFault>) {
+        lock(&self.faults).queue(target).take()
+    }
+
+    pub fn clear_faults(&self) {
+        let mut faults = lock(&self.faults);
+        faults.ack.clear();
+        faults.sts.clear();
+    }
+
+    /// Pending (answer faults, delays) of `target`.
+    pub fn pending_faults(&self, target: FaultTarget) -> (usize, usize) {
+        let mut faults = lock(&self.faults);
+        let q = faults.queue(target);
+        (q.answers.len(), q.delays.len())
+    }
+
+    pub fn kube_endpoint(&self) -> Option<String> {
+        self.kube_endpoint
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set_kube_endpoint(&self, endpoint: String) {
+        *self
+            .kube_endpoint
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(endpoint);
+    }
+
+    pub fn record_kube(&self, request: KubeRequest) {
+        self.kube_count.fetch_add(1, Ordering::SeqCst);
+        let mut recorded = lock(&self.kube_requests);
+        if recorded.len() >= RECORDED_REQUESTS_CAP {
+            recorded.pop_front();
+        }
+        recorded.push_back(request);
+    }
+
+    pub fn kube_requests(&self) -> Vec<KubeRequest> {
+        lock(&self.kube_requests).iter().cloned().collect()
+    }
+
+    pub fn kube_request_count(&self) -> usize {
+        self.kube_count.load(Ordering::SeqCst)
     }
 
     pub fn record(&self, request: RecordedRequest) {

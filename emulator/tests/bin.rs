@@ -127,3 +127,75 @@ fn bad_flags_fail_with_usage() -> TestResult {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--listen"));
     Ok(())
 }
+
+#[tokio::test]
+async fn binary_kube_api_lines_and_control_api() -> TestResult {
+    let dir = std::env::temp_dir().join(format!(
+        "ack-ram-emulator-bin-kube-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)?
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let kube_file = dir.join("kube");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ack-ram-emulator"))
+        .args(["--kube-api", "--role", "acs:ram::1:role/only"])
+        .arg("--kube-ready-file")
+        .arg(&kube_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let (mut first, mut second) = (String::new(), String::new());
+    stdout.read_line(&mut first)?;
+    stdout.read_line(&mut second)?;
+    let endpoint = first
+        .trim()
+        .strip_prefix("ack-ram-emulator listening on ")
+        .ok_or_else(|| format!("unexpected ready line {first:?}"))?
+        .to_owned();
+    let kube = second
+        .trim()
+        .strip_prefix("ack-ram-emulator kube-api listening on ")
+        .ok_or_else(|| format!("unexpected kube line {second:?}"))?
+        .to_owned();
+    assert!(kube.starts_with("https://127.0.0.1:"), "{kube}");
+    assert_ne!(kube, endpoint);
+    assert_eq!(std::fs::read_to_string(&kube_file)?.trim(), kube);
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let stats: serde_json::Value = serde_json::from_slice(
+        &client
+            .get(format!("{endpoint}/__emulator/stats"))
+            .send()
+            .await?
+            .bytes()
+            .await?,
+    )?;
+    assert_eq!(stats["request_count"], 0);
+    assert_eq!(stats["kube_endpoint"], kube.as_str());
+    let resp = client
+        .post(format!("{endpoint}/__emulator/faults"))
+        .body(r#"{"kind":"error","status":503,"code":"ServiceUnavailable","count":2}"#)
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: serde_json::Value = serde_json::from_slice(&resp.bytes().await?)?;
+    assert_eq!(body["queued"], 2);
+    assert_eq!(body["pending"]["ack"]["answers"], 2);
+    let resp = client
+        .get(format!("{endpoint}/k8s/c1/user_config"))
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 503);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    assert!(status.success());
+    assert!(child.wait()?.success());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
