@@ -10,12 +10,20 @@ export no_proxy="$NO_PROXY"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 ./scripts/install-test-deps.sh
+./scripts/install-kubectl.sh
+export KUBECTL_1_37="$PWD/.tools/kubectl-1.37/bin/kubectl"
+export KUBECTL_1_20="$PWD/.tools/kubectl-1.20/usr/bin/kubectl"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== starting a private Secret Service (gnome-keyring on its own D-Bus) for the keyring tests"
+# shellcheck source=scripts/secret-service.sh
+source ./scripts/secret-service.sh
+start_secret_service
 
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast

@@ -120,7 +120,7 @@ async fn a_failed_refresh_serves_the_still_valid_certificate_with_a_warning() {
     mount(
         &server,
         api_error(503, "ServiceUnavailable", "try later", "REQ-503"),
-        1,
+        3, // transient: the default policy makes 3 attempts before falling back
     )
     .await;
     let sandbox = Sandbox::new();
@@ -151,7 +151,7 @@ async fn an_expired_certificate_and_a_failing_api_is_an_error() {
     mount(
         &server,
         api_error(500, "InternalError", "boom", "REQ-500"),
-        1,
+        3, // transient: retried before giving up
     )
     .await;
     let sandbox = Sandbox::new();
@@ -261,7 +261,13 @@ async fn api_errors_are_one_paragraph_with_code_and_request_id() {
         (500, "InternalError", "retry later"),
     ] {
         let server = MockServer::start().await;
-        mount(&server, api_error(status, code, "the message", "REQ-42"), 1).await;
+        let attempts = if status >= 500 { 3 } else { 1 }; // only transient errors are retried
+        mount(
+            &server,
+            api_error(status, code, "the message", "REQ-42"),
+            attempts,
+        )
+        .await;
         let sandbox = Sandbox::new();
         let out = run(sandbox.get_credential(&server.uri())).await;
         assert_eq!(out.status.code(), Some(1));
@@ -579,6 +585,7 @@ async fn each_role_arn_gets_its_own_cache_file() {
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".json"))
                 .collect()
         })
         .unwrap_or_default();
@@ -664,4 +671,83 @@ async fn no_credentials_anywhere_is_one_clear_paragraph() {
     ] {
         assert!(err.contains(want), "{want}: {err}");
     }
+}
+
+#[tokio::test]
+async fn kubernetes_exec_info_picks_the_version_unless_the_flag_does() {
+    let server = MockServer::start().await;
+    mount(&server, success(&in_hours(3)), 2).await;
+    let sandbox = Sandbox::new();
+    let v1 = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
+    let v1beta1 = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{}}"#;
+    for (info, flag, want) in [
+        (Some(v1), None, "v1"),
+        (Some(v1beta1), None, "v1beta1"),
+        (Some(v1), Some("v1beta1"), "v1beta1"),
+        (Some(v1beta1), Some("v1"), "v1"),
+        (Some("{not json"), None, "v1beta1"),
+        (None, None, "v1beta1"),
+    ] {
+        let mut cmd = sandbox.get_credential(&server.uri());
+        if let Some(info) = info {
+            cmd.env("KUBERNETES_EXEC_INFO", info);
+        }
+        if let Some(flag) = flag {
+            cmd.args(["--api-version", flag]);
+        }
+        let out = run(cmd).await;
+        assert!(out.status.success(), "{info:?} {flag:?}: {}", stderr(&out));
+        assert_eq!(
+            exec_credential(&out)["apiVersion"],
+            format!("client.authentication.k8s.io/{want}"),
+            "{info:?} {flag:?}"
+        );
+    }
+    assert!(sandbox.cache_file("v1").is_file() && sandbox.cache_file("v1beta1").is_file());
+}
+
+#[tokio::test]
+async fn get_token_prints_a_presigned_token_and_no_secret() {
+    use base64::Engine;
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.bare();
+    cmd.env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", AK_SECRET)
+        .env("ACK_RAM_TOOL_TOKEN_EXTRA_KEY_PREFIX", "ACK_EXTRA_")
+        .env("ACK_EXTRA_TEAM", "payments")
+        .args([
+            "credential-plugin",
+            "get-token",
+            "-c",
+            CLUSTER,
+            "--api-version",
+            "v1",
+        ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains(AK_SECRET));
+    let cred = exec_credential(&out);
+    assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1");
+    assert!(cred["status"].get("clientKeyData").is_none());
+    let token = cred["status"]["token"].as_str().unwrap_or_default();
+    let payload = token
+        .strip_prefix("k8s-ack-v2.")
+        .unwrap_or_else(|| panic!("prefix: {token}"));
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&decoded).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["clusterId"], CLUSTER);
+    assert_eq!(json["query"]["ACKClusterId"], CLUSTER);
+    assert_eq!(json["query"]["team"], "payments");
+    let auth = json["headers"]["Authorization"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        auth.starts_with(&format!(
+            "ACS3-HMAC-SHA256 Credential={AK_ID},SignedHeaders="
+        )),
+        "{auth}"
+    );
 }

@@ -59,7 +59,7 @@ async fn no_secret_on_any_stream_at_debug_level() {
             CLIENT_KEY,
         );
         server.reset().await;
-        mount(&server, api_error(500, "InternalError", "boom", "REQ-1"), 1).await;
+        mount(&server, api_error(500, "InternalError", "boom", "REQ-1"), 3).await;
         let stale = run(debug(sandbox.get_credential(&server.uri()), sts)).await;
         assert!(stale.status.success());
         assert_clean(&format!("{label} stale"), &stale);

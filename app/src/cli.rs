@@ -54,6 +54,9 @@ pub struct GlobalArgs {
     /// Same as --log-level debug [env: ACK_RAM_TOOL_VERBOSE]
     #[arg(short = 'v', long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
     pub verbose: Option<bool>,
+    /// Where certificates are cached: file (the Go tool's files), keyring (OS keychain), auto (keyring when one answers, else file), none [env: ACK_RAM_TOOL_CACHE_STORE]
+    #[arg(long, global = true, value_name = "STORE")]
+    pub cache_store: Option<String>,
     /// Answer yes to prompts (accepted for compatibility; these commands never prompt)
     #[arg(short = 'y', long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL", hide = true)]
     pub assume_yes: Option<bool>,
@@ -65,6 +68,69 @@ pub enum Command {
     CredentialPlugin(CredentialPluginArgs),
     /// Alibaba Cloud identity commands
     Auth(AuthArgs),
+    /// Same as `credential-plugin get-kubeconfig`
+    GetKubeconfig(GetKubeconfigArgs),
+    /// Print a shell completion script
+    Completion(CompletionArgs),
+    /// AccessKeys held in the OS keychain
+    Keyring(KeyringArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyringArgs {
+    #[command(subcommand)]
+    pub command: KeyringCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyringCommand {
+    /// Store an AccessKey for a profile (prompted without echo, or read from stdin: id then secret, one per line)
+    SetAccessKey {
+        /// The profile name (use it with --credential-type keyring --profile-name NAME)
+        #[arg(long, value_name = "NAME")]
+        profile: String,
+        /// The AccessKey id (else prompted or read from stdin)
+        #[arg(long, value_name = "ID")]
+        access_key_id: Option<String>,
+    },
+    /// List the profiles held in the keychain (never secrets)
+    List,
+    /// Delete a profile's AccessKey from the keychain
+    Delete {
+        /// The profile name
+        #[arg(long, value_name = "NAME")]
+        profile: String,
+    },
+}
+
+/// `credential-plugin cache` commands.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub command: CacheCommand,
+    /// Cache directory [default: ~/.kube/cache/ack-ram-tool/credential-plugin]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub credential_cache_dir: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List cached certificates in every store (never key material)
+    List,
+    /// Remove cached certificates from disk and keychain alike
+    Clear {
+        /// Only this cluster's
+        #[arg(short = 'c', long, value_name = "ID")]
+        cluster_id: Option<String>,
+    },
+}
+
+/// Flags of `completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +166,59 @@ pub struct CredentialPluginArgs {
 pub enum PluginCommand {
     /// Print an ExecCredential with a client certificate for a cluster (what kubectl runs)
     GetCredential(GetCredentialArgs),
+    /// Print a kubeconfig for a cluster whose users run this plugin
+    GetKubeconfig(GetKubeconfigArgs),
+    /// Print an ExecCredential with an ack-ram-authenticator token (token-mode kubeconfigs)
+    GetToken(GetTokenArgs),
+    /// Inspect or clear the certificate cache
+    Cache(CacheArgs),
+}
+
+/// Flags of `get-kubeconfig`.
+#[derive(Debug, Args)]
+pub struct GetKubeconfigArgs {
+    /// The ACK cluster id
+    #[arg(short = 'c', long, value_name = "ID")]
+    pub cluster_id: String,
+    /// Assume this RAM role (by ARN) for the call now and in the generated kubeconfig
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// Certificate lifetime for the kubeconfig's exec entry (and this call): 15m to 72h, or 0
+    #[arg(long, value_name = "DURATION", default_value = "3h0m0s")]
+    pub expiration: String,
+    /// Use the cluster's private (VPC) API server address
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    pub private_address: Option<bool>,
+    /// cert (client certificates) or token (ack-ram-authenticator tokens)
+    #[arg(short = 'm', long, value_name = "MODE", default_value = "cert")]
+    pub mode: String,
+    /// ExecCredential API version written into the kubeconfig: v1 or v1beta1
+    #[arg(long, value_name = "VERSION", default_value = "v1beta1")]
+    pub api_version: String,
+    /// Cache directory written into the kubeconfig's exec entry, as typed
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "~/.kube/cache/ack-ram-tool/credential-plugin"
+    )]
+    pub credential_cache_dir: String,
+    /// Write the kubeconfig to FILE (atomically, mode 0600) instead of stdout
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// Flags of `get-token`.
+#[derive(Debug, Args)]
+pub struct GetTokenArgs {
+    /// The ACK cluster id
+    #[arg(short = 'c', long, value_name = "ID")]
+    pub cluster_id: String,
+    /// Assume this RAM role (by ARN) on top of the resolved credentials
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// ExecCredential API version: v1 or v1beta1 [default: what kubectl asks for, else v1beta1]
+    #[arg(long, value_name = "VERSION")]
+    pub api_version: Option<String>,
 }
 
 /// Flags of `credential-plugin get-credential`.
@@ -114,9 +233,9 @@ pub struct GetCredentialArgs {
     /// Certificate lifetime as a Go duration: 15m to 72h in whole minutes, or 0 for the server default
     #[arg(long, value_name = "DURATION", default_value = "3h0m0s")]
     pub expiration: String,
-    /// ExecCredential API version: v1 or v1beta1
-    #[arg(long, value_name = "VERSION", default_value = "v1beta1")]
-    pub api_version: String,
+    /// ExecCredential API version: v1 or v1beta1 [default: what kubectl asks for, else v1beta1]
+    #[arg(long, value_name = "VERSION")]
+    pub api_version: Option<String>,
     /// Cache directory [default: ~/.kube/cache/ack-ram-tool/credential-plugin] [env: ACK_RAM_TOOL_CREDENTIAL_CACHE_DIR]
     #[arg(long, value_name = "DIR")]
     pub credential_cache_dir: Option<String>,
@@ -172,7 +291,7 @@ mod tests {
         };
         assert_eq!(args.cluster_id, "c1234");
         assert_eq!(args.expiration, "3h0m0s");
-        assert_eq!(args.api_version, "v1beta1");
+        assert_eq!(args.api_version, None);
     }
 
     #[test]

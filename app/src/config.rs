@@ -32,6 +32,10 @@ const ENV_KEYS: &[&str] = &[
     "credential_cache_dir",
     "http_connect_timeout_ms",
     "http_timeout_ms",
+    "retry_max_attempts",
+    "retry_deadline_ms",
+    "lock_timeout_ms",
+    "cache_store",
 ];
 
 /// The resolved settings.
@@ -59,6 +63,14 @@ pub struct Settings {
     pub http_connect_timeout_ms: u64,
     /// Time allowed for a whole API request, in milliseconds.
     pub http_timeout_ms: u64,
+    /// Attempts at the ACK call in all (1 = no retry); only transient failures are retried.
+    pub retry_max_attempts: u32,
+    /// No retry starts later than this after the first attempt, in milliseconds.
+    pub retry_deadline_ms: u64,
+    /// How long a refresh waits for another process refreshing the same entry, in milliseconds.
+    pub lock_timeout_ms: u64,
+    /// Where certificates are cached: file, keyring, auto or none.
+    pub cache_store: String,
 }
 
 impl Default for Settings {
@@ -79,6 +91,10 @@ impl Default for Settings {
             credential_cache_dir: DEFAULT_CACHE_DIR.into(),
             http_connect_timeout_ms: 5_000,
             http_timeout_ms: 30_000,
+            retry_max_attempts: 3,
+            retry_deadline_ms: 10_000,
+            lock_timeout_ms: 30_000,
+            cache_store: "file".into(),
         }
     }
 }
@@ -112,6 +128,8 @@ struct FlagOverrides<'a> {
     assume_yes: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     credential_cache_dir: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_store: Option<&'a str>,
 }
 
 /// Why the configuration could not be loaded.
@@ -186,6 +204,7 @@ pub fn load(
         verbose: global.verbose,
         assume_yes: global.assume_yes,
         credential_cache_dir: command.and_then(|c| c.credential_cache_dir.as_deref()),
+        cache_store: global.cache_store.as_deref(),
     };
     figment
         .merge(Serialized::defaults(flags))

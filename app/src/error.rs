@@ -34,6 +34,9 @@ pub enum AppError {
     /// An STS call failed.
     #[error("{0}")]
     Sts(ack_ram_adapters::sts::StsError),
+    /// The OS keychain does not answer (names the backend, the reason and the alternatives).
+    #[error("{0}")]
+    Keyring(String),
     /// stdout could not be written.
     #[error("could not write the credential to stdout: {0}")]
     Output(std::io::Error),
@@ -68,6 +71,7 @@ impl AppError {
                 GetCredentialError::Issue(IssueError::Transport { .. }) => Some(
                     "Check the network path to the ACK API (HTTPS_PROXY / NO_PROXY, firewall), the region (--region-id) or --cs-endpoint, then retry.".into(),
                 ),
+                GetCredentialError::Lock(_) => None,
                 GetCredentialError::Issue(IssueError::InvalidResponse(_)) => Some(
                     "This is not an answer the ACK API gives; check that --cs-endpoint points at the ACK OpenAPI and not at a proxy or another service.".into(),
                 ),

@@ -54,7 +54,39 @@ fn run(cli: &Cli) -> Result<(), AppError> {
                 init_logging(&settings, &env);
                 commands::get_credential::run(args, &settings, &env)
             }
+            Some(PluginCommand::GetKubeconfig(args)) => get_kubeconfig(cli, args, &env),
+            Some(PluginCommand::Cache(args)) => {
+                let settings = config::load(&cli.global, None, env.get("HOME"))?;
+                init_logging(&settings, &env);
+                commands::cache::run(
+                    &args.command,
+                    args.credential_cache_dir.as_deref(),
+                    &settings,
+                    &env,
+                )
+            }
+            Some(PluginCommand::GetToken(args)) => {
+                let settings = config::load(&cli.global, None, env.get("HOME"))?;
+                init_logging(&settings, &env);
+                commands::get_token::run(args, &settings, &env)
+            }
         },
+        Command::GetKubeconfig(args) => get_kubeconfig(cli, args, &env),
+        Command::Keyring(args) => {
+            let settings = config::load(&cli.global, None, env.get("HOME"))?;
+            init_logging(&settings, &env);
+            commands::keyring::run(&args.command)
+        }
+        Command::Completion(args) => {
+            let mut command = Cli::command();
+            clap_complete::generate(
+                args.shell,
+                &mut command,
+                "ack-ram-tool",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
         Command::Auth(auth) => match &auth.command {
             AuthCommand::Whoami(args) => {
                 let settings = config::load(&cli.global, None, env.get("HOME"))?;
@@ -63,6 +95,16 @@ fn run(cli: &Cli) -> Result<(), AppError> {
             }
         },
     }
+}
+
+fn get_kubeconfig(
+    cli: &Cli,
+    args: &cli::GetKubeconfigArgs,
+    env: &Environment,
+) -> Result<(), AppError> {
+    let settings = config::load(&cli.global, None, env.get("HOME"))?;
+    init_logging(&settings, env);
+    commands::get_kubeconfig::run(args, &cli.global, &settings, env)
 }
 
 fn init_logging(settings: &config::Settings, env: &Environment) {

@@ -8,7 +8,10 @@ use ack_ram_adapters::env::Environment;
 use ack_ram_adapters::http::{Endpoint, HttpSettings};
 use ack_ram_adapters::sources::{ChainInputs, ChainProvider, CredentialType, ProfileFile};
 use ack_ram_adapters::sts::{self, StsClient};
+use ack_ram_domain::ApiVersion;
 use ack_ram_domain::IdentityInputs;
+use ack_ram_domain::model::ApiVersionError;
+use ack_ram_domain::retry::RetryPolicy;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,10 +33,13 @@ pub fn identity(
     let credential_type = match settings.credential_type.to_ascii_lowercase().as_str() {
         "" | "auto" => CredentialType::Auto,
         "imds" | "ecs-role" => CredentialType::Imds,
+        "keyring" => CredentialType::Keyring,
         other => {
             return Err(AppError::InvalidInput {
                 flag: "--credential-type",
-                message: format!("unknown credential type {other:?}; use auto, imds (or ecs-role)"),
+                message: format!(
+                    "unknown credential type {other:?}; use auto, imds (or ecs-role) or keyring"
+                ),
             });
         }
     };
@@ -134,6 +140,76 @@ pub fn http_settings(settings: &Settings) -> Result<HttpSettings, AppError> {
     http.connect_timeout = Duration::from_millis(settings.http_connect_timeout_ms);
     http.timeout = Duration::from_millis(settings.http_timeout_ms);
     Ok(http)
+}
+
+/// The ExecCredential version: `--api-version` when given; else the version kubectl asked for
+/// in `KUBERNETES_EXEC_INFO` (so a v1 kubeconfig works without the flag); else v1beta1. A
+/// malformed `KUBERNETES_EXEC_INFO` is ignored (debug log). stdin is never read.
+pub fn api_version(explicit: Option<&str>, env: &Environment) -> Result<ApiVersion, AppError> {
+    if let Some(raw) = explicit {
+        return raw
+            .parse()
+            .map_err(|e: ApiVersionError| AppError::InvalidInput {
+                flag: "--api-version",
+                message: e.to_string(),
+            });
+    }
+    let Some(info) = env.get("KUBERNETES_EXEC_INFO") else {
+        return Ok(ApiVersion::default());
+    };
+    let asked = serde_json::from_str::<serde_json::Value>(info)
+        .ok()
+        .and_then(|v| v.get("apiVersion")?.as_str().map(str::to_owned));
+    match asked.as_deref().map(str::parse::<ApiVersion>) {
+        Some(Ok(version)) => {
+            tracing::debug!(%version, "API version from KUBERNETES_EXEC_INFO");
+            Ok(version)
+        }
+        _ => {
+            tracing::debug!(
+                "ignoring a KUBERNETES_EXEC_INFO without a known apiVersion; using v1beta1"
+            );
+            Ok(ApiVersion::default())
+        }
+    }
+}
+
+/// Which store caches certificates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    File,
+    Keyring,
+    Auto,
+    None,
+}
+
+/// `--cache-store` / `ACK_RAM_TOOL_CACHE_STORE` / `cache_store`.
+pub fn store_kind(settings: &Settings) -> Result<StoreKind, AppError> {
+    match settings.cache_store.to_ascii_lowercase().as_str() {
+        "" | "file" => Ok(StoreKind::File),
+        "keyring" => Ok(StoreKind::Keyring),
+        "auto" => Ok(StoreKind::Auto),
+        "none" => Ok(StoreKind::None),
+        other => Err(AppError::InvalidInput {
+            flag: "--cache-store",
+            message: format!("unknown store {other:?}; use file, keyring, auto or none"),
+        }),
+    }
+}
+
+/// The retry policy for the ACK call.
+pub fn retry_policy(settings: &Settings) -> Result<RetryPolicy, AppError> {
+    if settings.retry_max_attempts == 0 {
+        return Err(AppError::InvalidInput {
+            flag: "retry_max_attempts",
+            message: "must be at least 1 (1 means no retry)".into(),
+        });
+    }
+    Ok(RetryPolicy {
+        max_attempts: settings.retry_max_attempts,
+        deadline: Duration::from_millis(settings.retry_deadline_ms),
+        ..RetryPolicy::default()
+    })
 }
 
 /// The credential chain, ready to resolve (nothing is fetched until it is asked).
@@ -255,5 +331,38 @@ mod tests {
         }
         s.credential_type = "magic".into();
         assert!(identity(&s, None, &env).is_err());
+    }
+
+    #[test]
+    fn api_version_comes_from_the_flag_then_kubectl_then_the_default() {
+        let info = |v: &str| -> Environment { [("KUBERNETES_EXEC_INFO", v)].into_iter().collect() };
+        let v1 = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
+        let v1beta1 = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{}}"#;
+        assert_eq!(api_version(None, &info(v1)).ok(), Some(ApiVersion::V1));
+        assert_eq!(
+            api_version(None, &info(v1beta1)).ok(),
+            Some(ApiVersion::V1Beta1)
+        );
+        assert_eq!(
+            api_version(Some("v1beta1"), &info(v1)).ok(),
+            Some(ApiVersion::V1Beta1)
+        );
+        assert_eq!(
+            api_version(None, &info("{not json")).ok(),
+            Some(ApiVersion::V1Beta1)
+        );
+        assert_eq!(
+            api_version(
+                None,
+                &info(r#"{"apiVersion":"client.authentication.k8s.io/v1alpha1"}"#)
+            )
+            .ok(),
+            Some(ApiVersion::V1Beta1)
+        );
+        assert_eq!(
+            api_version(None, &Environment::default()).ok(),
+            Some(ApiVersion::V1Beta1)
+        );
+        assert!(api_version(Some("v2"), &Environment::default()).is_err());
     }
 }

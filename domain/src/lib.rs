@@ -9,6 +9,7 @@
 pub mod model;
 pub mod policy;
 pub mod ports;
+pub mod retry;
 pub mod service;
 
 pub use model::{

@@ -126,6 +126,27 @@ pub trait ClusterCredentialIssuer: Send + Sync {
     ) -> Result<ClusterCredential, IssueError>;
 }
 
+/// Held while one process refreshes a credential; dropping it releases the lock.
+pub trait StoreLock: Send {}
+
+/// Why the refresh lock could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LockError {
+    /// Another process held it for longer than the store waits.
+    #[error(
+        "another ack-ram-tool process has been refreshing {location} for more than {waited_secs} s; if none is running, check that nothing else holds that file"
+    )]
+    Timeout {
+        /// The lock, e.g. a file path.
+        location: String,
+        /// How long this process waited.
+        waited_secs: u64,
+    },
+    /// The lock cannot be taken at all (e.g. the cache directory is not writable).
+    #[error("{0}")]
+    Unavailable(StoreError),
+}
+
 /// Keeps issued certificates between runs.
 ///
 /// `load` distinguishes "nothing usable here" (`Ok(None)`: missing, empty, torn or foreign
@@ -139,4 +160,14 @@ pub trait CredentialStore: Send + Sync {
     fn load(&self, key: &CacheKey) -> Result<Option<ClusterCredential>, StoreError>;
     /// Stores `credential` under `key`, replacing any previous one atomically.
     fn save(&self, key: &CacheKey, credential: &ClusterCredential) -> Result<(), StoreError>;
+    /// Takes the cross-process refresh lock for `key`, waiting a bounded time, so that of many
+    /// processes started together only one calls the API. Released when the guard is dropped
+    /// (or the process dies). A store without a lock says so, and refreshes run uncoordinated.
+    fn lock(&self, key: &CacheKey) -> Result<Box<dyn StoreLock>, LockError> {
+        Err(LockError::Unavailable(StoreError {
+            operation: "lock",
+            location: key.file_name(),
+            reason: format!("the {} store has no refresh lock", self.name()),
+        }))
+    }
 }

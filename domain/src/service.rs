@@ -10,7 +10,7 @@ use crate::model::{CacheKey, CertificateLifetime, ClusterCredential};
 use crate::policy::{self, Freshness};
 use crate::ports::{
     AccessCredentialProvider, Clock, ClusterCredentialIssuer, CredentialStore, IssueError,
-    IssueRequest, ProviderError, StoreError,
+    IssueRequest, LockError, ProviderError, StoreError,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -53,8 +53,14 @@ pub enum Lookup {
 pub enum Origin {
     /// The store, still fresh.
     Cache,
-    /// Newly issued. `store_error` says it could not be cached (it is served all the same).
-    Issued { store_error: Option<StoreError> },
+    /// The store, refreshed by another process while this one waited for the lock.
+    RefreshedElsewhere,
+    /// Newly issued. `store_error` says it could not be cached (it is served all the same);
+    /// `unlocked` says the refresh lock could not be taken, so it ran uncoordinated.
+    Issued {
+        store_error: Option<StoreError>,
+        unlocked: Option<StoreError>,
+    },
     /// The refresh failed; this cached certificate is still valid for `remaining`.
     StaleFallback {
         refresh_error: GetCredentialError,
@@ -80,6 +86,9 @@ pub enum GetCredentialError {
     /// The ACK API did not issue a certificate.
     #[error("{0}")]
     Issue(IssueError),
+    /// Another process held the refresh lock too long.
+    #[error("{0}")]
+    Lock(LockError),
 }
 
 /// The use case, over a store and a clock.
@@ -124,7 +133,8 @@ impl<'a> GetCredential<'a> {
         }
     }
 
-    /// Phase two: resolve credentials, issue, store, serve; fall back to a still-valid
+    /// Phase two: take the refresh lock, look again (another process may have refreshed
+    /// meanwhile), resolve credentials, issue, store, serve; fall back to a still-valid
     /// certificate when anything fails.
     pub async fn refresh(
         &self,
@@ -133,27 +143,60 @@ impl<'a> GetCredential<'a> {
         provider: &dyn AccessCredentialProvider,
         issuer: &dyn ClusterCredentialIssuer,
     ) -> Result<Served, GetCredentialError> {
+        let mut fallback = fallback;
+        let (_guard, unlocked) = match self.store.lock(&request.key) {
+            Ok(guard) => {
+                match self.lookup(request) {
+                    Lookup::Hit(credential) => {
+                        return Ok(Served {
+                            credential,
+                            origin: Origin::RefreshedElsewhere,
+                        });
+                    }
+                    Lookup::Refresh {
+                        fallback: Some(newer),
+                        ..
+                    } => fallback = Some(newer),
+                    Lookup::Refresh { .. } => {}
+                }
+                (Some(guard), None)
+            }
+            Err(LockError::Unavailable(e)) => (None, Some(e)),
+            Err(timeout @ LockError::Timeout { .. }) => {
+                return self.fall_back(fallback, GetCredentialError::Lock(timeout));
+            }
+        };
         match self.issue(request, provider, issuer).await {
             Ok(credential) => {
                 let store_error = self.store.save(&request.key, &credential).err();
                 Ok(Served {
                     credential,
-                    origin: Origin::Issued { store_error },
+                    origin: Origin::Issued {
+                        store_error,
+                        unlocked,
+                    },
                 })
             }
-            Err(refresh_error) => {
-                let now = self.clock.now();
-                match fallback {
-                    Some(cached) if cached.expiration > now => Ok(Served {
-                        origin: Origin::StaleFallback {
-                            refresh_error,
-                            remaining: cached.expiration - now,
-                        },
-                        credential: cached,
-                    }),
-                    _ => Err(refresh_error),
-                }
-            }
+            Err(refresh_error) => self.fall_back(fallback, refresh_error),
+        }
+    }
+
+    /// Serves `fallback` if it is still valid, else returns `error`.
+    fn fall_back(
+        &self,
+        fallback: Option<ClusterCredential>,
+        error: GetCredentialError,
+    ) -> Result<Served, GetCredentialError> {
+        let now = self.clock.now();
+        match fallback {
+            Some(cached) if cached.expiration > now => Ok(Served {
+                origin: Origin::StaleFallback {
+                    refresh_error: error,
+                    remaining: cached.expiration - now,
+                },
+                credential: cached,
+            }),
+            _ => Err(error),
         }
     }
 
@@ -249,9 +292,13 @@ mod tests {
         }
     }
 
+    struct Guard;
+    impl crate::ports::StoreLock for Guard {}
+
     fn store_with(content: Option<ClusterCredential>) -> MockCredentialStore {
         let mut s = MockCredentialStore::new();
         s.expect_load().returning(move |_| Ok(content.clone()));
+        s.expect_lock().returning(|_| Ok(Box::new(Guard)));
         s
     }
 
@@ -331,7 +378,10 @@ mod tests {
             served,
             Ok(Served {
                 credential: new,
-                origin: Origin::Issued { store_error: None }
+                origin: Origin::Issued {
+                    store_error: None,
+                    unlocked: None
+                }
             })
         );
     }
@@ -415,6 +465,7 @@ mod tests {
         store
             .expect_load()
             .returning(move |_| Err(returned.clone()));
+        store.expect_lock().returning(|_| Ok(Box::new(Guard)));
         let save_error = broken.clone();
         store
             .expect_save()
@@ -436,7 +487,8 @@ mod tests {
         assert_eq!(
             served.map(|s| s.origin),
             Ok(Origin::Issued {
-                store_error: Some(broken)
+                store_error: Some(broken),
+                unlocked: None
             })
         );
     }
@@ -455,5 +507,107 @@ mod tests {
             served,
             Err(GetCredentialError::Issue(IssueError::InvalidResponse(_)))
         ));
+    }
+
+    #[test]
+    fn a_refresh_done_by_another_process_while_waiting_is_served() {
+        let mut store = MockCredentialStore::new();
+        let mut seq = mockall::Sequence::new();
+        store
+            .expect_load()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(None));
+        store
+            .expect_lock()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Box::new(Guard)));
+        store
+            .expect_load()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(cert(Duration::hours(3), "theirs"))));
+        store.expect_save().never();
+        let clock = clock();
+        let mut provider = MockAccessCredentialProvider::new();
+        provider.expect_provide().never();
+        let served = block_on(GetCredential::new(&store, &clock).execute(
+            &request(),
+            &provider,
+            &issuer_returning(Err(transport_error()), 0),
+        ));
+        assert_eq!(
+            served,
+            Ok(Served {
+                credential: cert(Duration::hours(3), "theirs"),
+                origin: Origin::RefreshedElsewhere
+            })
+        );
+    }
+
+    #[test]
+    fn a_lock_timeout_serves_a_valid_certificate_or_fails_clearly() {
+        let timeout = LockError::Timeout {
+            location: "/c/x.lock".into(),
+            waited_secs: 30,
+        };
+        for (cached, expect_ok) in [
+            (Some(cert(Duration::minutes(20), "old")), true),
+            (None, false),
+        ] {
+            let mut store = MockCredentialStore::new();
+            store.expect_load().returning(move |_| Ok(cached.clone()));
+            let returned = timeout.clone();
+            store
+                .expect_lock()
+                .returning(move |_| Err(returned.clone()));
+            store.expect_save().never();
+            let clock = clock();
+            let served = block_on(GetCredential::new(&store, &clock).execute(
+                &request(),
+                &provider_ok(),
+                &issuer_returning(Err(transport_error()), 0),
+            ));
+            match served {
+                Ok(s) => {
+                    assert!(expect_ok);
+                    assert!(matches!(s.origin, Origin::StaleFallback { .. }));
+                }
+                Err(e) => {
+                    assert!(!expect_ok);
+                    assert_eq!(e, GetCredentialError::Lock(timeout.clone()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_unavailable_lock_still_refreshes_and_says_so() {
+        let mut store = MockCredentialStore::new();
+        store.expect_load().returning(|_| Ok(None));
+        let broken = StoreError {
+            operation: "lock",
+            location: "/ro".into(),
+            reason: "read-only file system".into(),
+        };
+        let returned = broken.clone();
+        store
+            .expect_lock()
+            .returning(move |_| Err(LockError::Unavailable(returned.clone())));
+        store.expect_save().returning(|_, _| Ok(()));
+        let clock = clock();
+        let served = block_on(GetCredential::new(&store, &clock).execute(
+            &request(),
+            &provider_ok(),
+            &issuer_returning(Ok(cert(Duration::hours(3), "new")), 1),
+        ));
+        assert_eq!(
+            served.map(|s| s.origin),
+            Ok(Origin::Issued {
+                store_error: None,
+                unlocked: Some(broken)
+            })
+        );
     }
 }

@@ -50,13 +50,15 @@ impl AckClient {
     }
 }
 
-#[async_trait]
-impl ClusterCredentialIssuer for AckClient {
-    async fn issue(
+impl AckClient {
+    /// Calls `DescribeClusterUserKubeconfig` and returns the answer's body (checked for HTTP
+    /// errors, not yet parsed). `get-kubeconfig` uses the kubeconfig itself; `issue` extracts
+    /// the client certificate from it.
+    pub async fn describe_user_kubeconfig(
         &self,
         request: &IssueRequest,
         credentials: &AccessCredentials,
-    ) -> Result<ClusterCredential, IssueError> {
+    ) -> Result<Vec<u8>, IssueError> {
         let resource = format!(
             "/k8s/{}/user_config",
             roa::encode_path_segment(request.cluster_id.as_str())
@@ -145,8 +147,40 @@ impl ClusterCredentialIssuer for AckClient {
                 answer.header_request_id,
             )));
         }
-        parse_success(&answer.body)
+        Ok(answer.body)
     }
+}
+
+#[async_trait]
+impl ClusterCredentialIssuer for AckClient {
+    async fn issue(
+        &self,
+        request: &IssueRequest,
+        credentials: &AccessCredentials,
+    ) -> Result<ClusterCredential, IssueError> {
+        let body = self.describe_user_kubeconfig(request, credentials).await?;
+        parse_success(&body)
+    }
+}
+
+/// The kubeconfig and expiration of a successful answer.
+#[derive(Debug)]
+pub struct KubeconfigAnswer {
+    /// The kubeconfig YAML as the API returned it (it embeds a private key: handle as secret).
+    pub config: ack_ram_domain::Secret,
+    /// When the embedded certificate expires.
+    pub expiration: DateTime<Utc>,
+}
+
+/// Reads the kubeconfig out of a successful answer, checking it holds a usable certificate.
+pub fn parse_kubeconfig_answer(body: &[u8]) -> Result<KubeconfigAnswer, IssueError> {
+    let credential = parse_success(body)?;
+    let parsed: SuccessBody =
+        serde_json::from_slice(body).map_err(|e| IssueError::InvalidResponse(e.to_string()))?;
+    Ok(KubeconfigAnswer {
+        config: ack_ram_domain::Secret::new(parsed.config.unwrap_or_default()),
+        expiration: credential.expiration,
+    })
 }
 
 fn parse_success(body: &[u8]) -> Result<ClusterCredential, IssueError> {
@@ -175,11 +209,51 @@ fn parse_success(body: &[u8]) -> Result<ClusterCredential, IssueError> {
         .with_timezone(&Utc);
     let (client_certificate_pem, client_key_pem) =
         extract_client_credential(&config).map_err(|e| invalid(e.to_string()))?;
+    let not_after = certificate_not_after(&client_certificate_pem).map_err(invalid)?;
+    check_private_key_pem(client_key_pem.expose()).map_err(invalid)?;
+    // Trust the earlier of the two: a certificate is useless after its notAfter whatever the
+    // API says, and the API may know of an earlier revocation.
+    if (not_after - expiration).num_seconds().abs() > 60 {
+        tracing::debug!(
+            reported = %expiration,
+            not_after = %not_after,
+            "the reported expiration and the certificate's notAfter disagree; using the earlier"
+        );
+    }
     Ok(ClusterCredential {
         client_certificate_pem,
         client_key_pem,
-        expiration,
+        expiration: expiration.min(not_after),
     })
+}
+
+/// The notAfter of a PEM X.509 certificate.
+fn certificate_not_after(pem_text: &str) -> Result<DateTime<Utc>, String> {
+    let not_pem = || "the client certificate is not a PEM-encoded X.509 certificate".to_owned();
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem_text.as_bytes()).map_err(|_| not_pem())?;
+    if pem.label != "CERTIFICATE" {
+        return Err(format!(
+            "the client certificate is a PEM {:?} block, not a CERTIFICATE",
+            pem.label
+        ));
+    }
+    let cert = pem
+        .parse_x509()
+        .map_err(|e| format!("the client certificate does not parse as X.509 ({e})"))?;
+    DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0)
+        .ok_or_else(|| "the client certificate's notAfter is out of range".to_owned())
+}
+
+/// Checks that the key is a PEM private-key block (without echoing any of it).
+fn check_private_key_pem(pem_text: &str) -> Result<(), String> {
+    match x509_parser::pem::parse_x509_pem(pem_text.as_bytes()) {
+        Ok((_, pem)) if pem.label.ends_with("PRIVATE KEY") && !pem.contents.is_empty() => Ok(()),
+        Ok((_, pem)) => Err(format!(
+            "the client key is a PEM {:?} block, not a private key",
+            pem.label
+        )),
+        Err(_) => Err("the client key is not a PEM-encoded private key".to_owned()),
+    }
 }
 
 /// Reads the error fields Alibaba Cloud APIs use, in either spelling.
@@ -296,5 +370,47 @@ mod tests {
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         );
         assert_ne!(a, b);
+    }
+
+    const CERT: &str = include_str!("../../../tests/fixtures/client.crt");
+    const KEY: &str = include_str!("../../../tests/fixtures/client.key");
+
+    fn body_with(cert: &str, key: &str, expiration: &str) -> Vec<u8> {
+        use base64::Engine;
+        let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+        serde_json::json!({
+            "config": format!("users:\n- name: u\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n", b64(cert), b64(key)),
+            "expiration": expiration,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn the_earlier_of_expiration_and_not_after_wins() {
+        let issued = parse_success(&body_with(CERT, KEY, "2030-01-01T00:00:00Z"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(issued.expiration.to_rfc3339(), "2030-01-01T00:00:00+00:00");
+        let not_after = certificate_not_after(CERT).unwrap_or_else(|e| panic!("{e}"));
+        let far = parse_success(&body_with(CERT, KEY, "2999-01-01T00:00:00Z"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(far.expiration, not_after);
+    }
+
+    #[test]
+    fn pem_that_is_not_a_certificate_or_key_is_refused() {
+        let fake_cert =
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n";
+        for (cert, key, want) in [
+            (fake_cert, KEY, "does not parse as X.509"),
+            (KEY, KEY, "not a CERTIFICATE"),
+            (CERT, CERT, "not a private key"),
+        ] {
+            let err = parse_success(&body_with(cert, key, "2030-01-01T00:00:00Z"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(want), "{want}: {err}");
+        }
     }
 }

@@ -5,5 +5,5 @@ mod client;
 mod kubeconfig;
 pub mod roa;
 
-pub use client::{AckClient, MAX_RESPONSE_BYTES};
+pub use client::{AckClient, KubeconfigAnswer, MAX_RESPONSE_BYTES, parse_kubeconfig_answer};
 pub use kubeconfig::{KubeconfigError, extract_client_credential};

@@ -30,6 +30,9 @@ pub enum CredentialType {
     Auto,
     /// Only the ECS instance RAM role (`imds`, alias `ecs-role`).
     Imds,
+    /// Only an AccessKey held in the OS keychain, for the profile `--profile-name` (else
+    /// `default`), stored with `ack-ram-tool keyring set-access-key`.
+    Keyring,
 }
 
 /// `--profile-file`, classified as the Go tool does: `*.json` is an aliyun CLI config,
@@ -113,6 +116,20 @@ impl ChainProvider {
         if inputs.credential_type == CredentialType::Imds {
             tracing::debug!("credential type imds: using the ECS instance RAM role only");
             return Ok(CredentialSpec::EcsRamRole { role_name: None });
+        }
+        if inputs.credential_type == CredentialType::Keyring {
+            let profile = inputs.profile_name.as_deref().unwrap_or("default");
+            tracing::debug!(
+                profile,
+                "credential type keyring: using the AccessKey in the OS keychain"
+            );
+            return super::keyring::load_spec(profile).map_err(|e| match e {
+                ProviderError::NotConfigured(why) => ProviderError::Failed {
+                    source_name: "OS keychain".into(),
+                    message: format!("{why}; store it with `ack-ram-tool keyring set-access-key --profile {profile}`"),
+                },
+                other => other,
+            });
         }
         let mut tried: Vec<String> = Vec::new();
         let env_profile = self.context.env.get("ALIBABA_CLOUD_PROFILE");

@@ -17,3 +17,4 @@ pub mod static_credentials;
 
 pub use chain::{ChainInputs, ChainProvider, CredentialType, ProfileFile};
 pub use profile::{CredentialSpec, SourceContext};
+pub mod keyring;

@@ -16,7 +16,6 @@ use ack_ram_domain::ports::ProviderError;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -86,7 +85,7 @@ pub async fn run_credential_process(
     let stderr = child.stderr.take();
 
     let run = async {
-        let (stdout, stderr) = join(read_head(stdout), read_tail(stderr)).await;
+        let (stdout, stderr) = tokio::join!(read_head(stdout), read_tail(stderr));
         (stdout, stderr, child.wait().await)
     };
     let Ok((stdout, stderr, status)) = tokio::time::timeout(config.timeout, run).await else {
@@ -208,32 +207,6 @@ async fn is_executable(path: &Path) -> bool {
     {
         meta.is_file()
     }
-}
-
-/// Drives two futures at once (both pipes must be drained together, or a chatty program
-/// blocks on the one not being read).
-async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
-    let (mut a_out, mut b_out) = (None, None);
-    std::future::poll_fn(move |cx| {
-        if a_out.is_none() {
-            if let Poll::Ready(v) = a.as_mut().poll(cx) {
-                a_out = Some(v);
-            }
-        }
-        if b_out.is_none() {
-            if let Poll::Ready(v) = b.as_mut().poll(cx) {
-                b_out = Some(v);
-            }
-        }
-        if a_out.is_some() && b_out.is_some() {
-            if let (Some(a), Some(b)) = (a_out.take(), b_out.take()) {
-                return Poll::Ready((a, b));
-            }
-        }
-        Poll::Pending
-    })
-    .await
 }
 
 /// The start of stdout, or the news that it went past the cap.

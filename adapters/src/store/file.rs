@@ -4,26 +4,137 @@
 //! JSON, so an existing cache keeps working and the Go tool can read ours. Unlike the Go tool,
 //! writes are atomic (a temp file in the same directory, fsync, rename, fsync of the directory),
 //! files are 0600 and new directories 0700, and anything unreadable is a miss, never a crash.
+//!
+//! Like ssh with `~/.ssh`, the store refuses a directory (after following symlinks) that other
+//! users could write to or that belongs to someone else, and a cache file owned by someone
+//! else: a private key must not be written where others can swap or read it, and a credential
+//! planted by another user must not be served. Refreshes are serialised per cache entry by
+//! [`super::lock`].
 
-use ack_ram_domain::ports::{CredentialStore, StoreError};
+use ack_ram_domain::ports::{CredentialStore, LockError, StoreError, StoreLock};
 use ack_ram_domain::{CacheKey, ClusterCredential, ExecCredential};
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// Largest cache file read; a credential is a few KiB.
 const MAX_CACHE_FILE_BYTES: u64 = 256 * 1024;
+/// Temp files older than this were left by a writer that died; they are removed.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
+const TEMP_PREFIX: &str = ".ack-ram-tool-";
+const TEMP_SUFFIX: &str = ".tmp";
 
 /// Caches credentials as ExecCredential JSON files in one directory.
 #[derive(Clone, Debug)]
 pub struct FileStore {
     dir: PathBuf,
+    lock_timeout: Duration,
+}
+
+/// Whether a directory or file is safe to keep a private key in, like ssh's check of `~/.ssh`:
+/// owned by this user (or root) and not writable by group or others.
+pub fn check_private(path: &Path, what: &'static str) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(StoreError {
+                    operation: "inspect",
+                    location: path.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let shown = match fs::canonicalize(path) {
+            Ok(real) if real != path => format!("{} (-> {})", path.display(), real.display()),
+            _ => path.display().to_string(),
+        };
+        let me = rustix::process::geteuid().as_raw();
+        let refuse = |reason: String| StoreError {
+            operation: "use",
+            location: shown.clone(),
+            reason,
+        };
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(refuse(format!(
+                "the {what} belongs to another user (uid {}, you are uid {me}); remove it or point --credential-cache-dir at a directory of your own",
+                meta.uid()
+            )));
+        }
+        let mode = meta.mode() & 0o777;
+        if mode & 0o022 != 0 {
+            return Err(refuse(format!(
+                "the {what} is writable by group or others (mode {mode:03o}), so another user could replace the credentials in it; fix it with `chmod go-w {}` (0700 for a directory, 0600 for a file)",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `content` to `path` (inside `dir`) atomically: a 0600 temp file with a random name in
+/// the same directory, fsync, rename, fsync of the directory. Readers see the old file or the
+/// new one, never a torn one.
+pub(crate) fn write_atomically(dir: &Path, path: &Path, content: &[u8]) -> io::Result<()> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir)?;
+    tmp.write_all(content)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    #[cfg(unix)]
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 impl FileStore {
-    /// A store in `dir` (already `~`-expanded; created on first write).
+    /// A store in `dir` (already `~`-expanded; created on first write), waiting up to 30 s for
+    /// another process's refresh.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            lock_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Sets how long a refresh waits for another process holding the lock.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The cache directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Removes temp files that a crashed writer left behind.
+    fn remove_stale_temp_files(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
+                continue;
+            }
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age > STALE_TEMP_AGE);
+            if old && fs::remove_file(entry.path()).is_ok() {
+                tracing::debug!(file = %entry.path().display(), "removed a temp file left by an interrupted write");
+            }
+        }
     }
 
     /// The file that holds `key`.
@@ -41,21 +152,85 @@ impl FileStore {
         }
         builder.create(&self.dir)
     }
+}
 
-    fn write_atomically(&self, path: &Path, content: &[u8]) -> io::Result<()> {
-        // tempfile creates the file with mode 0600 and a random name in the same directory,
-        // so the rename below is atomic and readers see the old file or the new one, never a
-        // torn one.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".ack-ram-tool-")
-            .suffix(".tmp")
-            .tempfile_in(&self.dir)?;
-        tmp.write_all(content)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        #[cfg(unix)]
-        fs::File::open(&self.dir)?.sync_all()?;
-        Ok(())
+/// One cached credential, as `cache list` shows it (never key material).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The cache file.
+    pub path: PathBuf,
+    /// The cluster, from the file name.
+    pub cluster_id: String,
+    /// The ExecCredential version, from the file name.
+    pub api_version: String,
+    /// The identity hash suffix, if any.
+    pub identity: Option<String>,
+    /// When the certificate expires; `None` for an unusable file.
+    pub expiration: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl FileStore {
+    /// Every cache file of the Go naming scheme in the directory (the keyring store's metadata
+    /// files are not among them). A missing directory is an empty list.
+    pub fn list(&self) -> Result<Vec<FileEntry>, StoreError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(StoreError {
+                    operation: "list the cache directory",
+                    location: self.dir.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if stem.ends_with(".keyring") {
+                continue;
+            }
+            let Some((cluster_id, rest)) = stem.split_once("-exec-auth-credential-") else {
+                continue;
+            };
+            let (api_version, identity) = match rest.split_once('-') {
+                Some((version, hash)) => (version.to_owned(), Some(hash.to_owned())),
+                None => (rest.to_owned(), None),
+            };
+            let expiration = fs::read(entry.path())
+                .ok()
+                .and_then(|bytes| ExecCredential::parse_cached(&bytes).ok())
+                .map(|c| c.expiration);
+            out.push(FileEntry {
+                path: entry.path(),
+                cluster_id: cluster_id.to_owned(),
+                api_version,
+                identity,
+                expiration,
+            });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Removes the cache files of `cluster` (all clusters when `None`); returns how many.
+    pub fn clear(&self, cluster: Option<&str>) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in self.list()? {
+            if cluster.is_some_and(|c| c != entry.cluster_id) {
+                continue;
+            }
+            fs::remove_file(&entry.path).map_err(|e| StoreError {
+                operation: "remove the cache file",
+                location: entry.path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 }
 
@@ -65,6 +240,7 @@ impl CredentialStore for FileStore {
     }
 
     fn load(&self, key: &CacheKey) -> Result<Option<ClusterCredential>, StoreError> {
+        check_private(&self.dir, "cache directory")?;
         let path = self.path_for(key);
         let fail = |e: io::Error| StoreError {
             operation: "read the cache file",
@@ -79,6 +255,21 @@ impl CredentialStore for FileStore {
             }
             Err(e) => return Err(fail(e)),
         };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let me = rustix::process::geteuid().as_raw();
+            let owner = file.metadata().map_err(fail)?.uid();
+            if owner != me && owner != 0 {
+                return Err(StoreError {
+                    operation: "trust the cache file",
+                    location: path.display().to_string(),
+                    reason: format!(
+                        "it belongs to another user (uid {owner}, you are uid {me}), so it is ignored and will be replaced"
+                    ),
+                });
+            }
+        }
         let mut bytes = Vec::with_capacity(8192);
         file.take(MAX_CACHE_FILE_BYTES + 1)
             .read_to_end(&mut bytes)
@@ -103,15 +294,31 @@ impl CredentialStore for FileStore {
             location: self.dir.display().to_string(),
             reason: e.to_string(),
         })?;
+        check_private(&self.dir, "cache directory")?;
+        self.remove_stale_temp_files();
         let json = ExecCredential::new(key.api_version, credential.clone()).to_json();
-        self.write_atomically(&path, json.as_bytes())
-            .map_err(|e| StoreError {
-                operation: "write the cache file",
-                location: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+        write_atomically(&self.dir, &path, json.as_bytes()).map_err(|e| StoreError {
+            operation: "write the cache file",
+            location: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         tracing::debug!(path = %path.display(), "cached the new credential");
         Ok(())
+    }
+
+    fn lock(&self, key: &CacheKey) -> Result<Box<dyn StoreLock>, LockError> {
+        let unavailable = |operation, e: io::Error| {
+            LockError::Unavailable(StoreError {
+                operation,
+                location: self.dir.display().to_string(),
+                reason: e.to_string(),
+            })
+        };
+        self.create_dir()
+            .map_err(|e| unavailable("create the cache directory", e))?;
+        check_private(&self.dir, "cache directory").map_err(LockError::Unavailable)?;
+        let lock_path = self.dir.join(format!("{}.lock", key.file_name()));
+        super::lock::acquire(&lock_path, self.lock_timeout)
     }
 }
 
@@ -202,5 +409,127 @@ mod tests {
             err.contains("could not create the cache directory"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn loose_or_foreign_directories_are_refused_with_the_fix() {
+        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = home.path().join("cache");
+        let store = FileStore::new(&dir);
+        assert_eq!(store.save(&key(), &credential()), Ok(()));
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777))
+            .unwrap_or_else(|e| panic!("{e}"));
+        for err in [
+            store.load(&key()).err(),
+            store.save(&key(), &credential()).err(),
+        ] {
+            let err = err.map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                err.contains("writable by group or others (mode 777)")
+                    && err.contains("chmod go-w"),
+                "{err}"
+            );
+        }
+        assert!(matches!(store.lock(&key()), Err(LockError::Unavailable(_))));
+        // Through a symlink the real directory is what counts, and both are named.
+        let link = home.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap_or_else(|e| panic!("{e}"));
+        let err = FileStore::new(&link)
+            .load(&key())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("link") && err.contains("-> "), "{err}");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(FileStore::new(&link).load(&key()), Ok(Some(credential())));
+    }
+
+    #[test]
+    fn files_of_other_users_are_not_trusted() {
+        if rustix::process::geteuid().as_raw() != 0 {
+            return; // chown needs root; CI runs as root
+        }
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = FileStore::new(dir.path());
+        assert_eq!(store.save(&key(), &credential()), Ok(()));
+        std::os::unix::fs::chown(store.path_for(&key()), Some(12345), None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = store
+            .load(&key())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("belongs to another user (uid 12345"), "{err}");
+        std::os::unix::fs::chown(dir.path(), Some(12345), None).unwrap_or_else(|e| panic!("{e}"));
+        let err = store
+            .save(&key(), &credential())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("cache directory belongs to another user"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn temp_files_of_crashed_writers_are_cleaned_up() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = FileStore::new(dir.path());
+        let stale = dir.path().join(".ack-ram-tool-crashed.tmp");
+        let recent = dir.path().join(".ack-ram-tool-writing.tmp");
+        fs::write(&stale, "{").unwrap_or_else(|e| panic!("{e}"));
+        fs::write(&recent, "{").unwrap_or_else(|e| panic!("{e}"));
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(&stale)
+            .and_then(|f| f.set_modified(old))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(store.save(&key(), &credential()), Ok(()));
+        assert!(!stale.exists(), "stale temp file removed");
+        assert!(
+            recent.exists(),
+            "a temp file that may still be written is left alone"
+        );
+    }
+
+    #[test]
+    fn list_and_clear_by_cluster() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = FileStore::new(dir.path());
+        assert_eq!(store.list(), Ok(Vec::new()));
+        assert_eq!(store.save(&key(), &credential()), Ok(()));
+        let other = CacheKey {
+            cluster_id: ClusterId::parse("c9").unwrap_or_else(|e| panic!("{e}")),
+            api_version: ApiVersion::V1,
+            identity: IdentityInputs {
+                role_arn: "r".into(),
+                ..IdentityInputs::default()
+            },
+        };
+        assert_eq!(store.save(&other, &credential()), Ok(()));
+        fs::write(
+            dir.path().join("c5-exec-auth-credential-v1.keyring.json"),
+            "{}",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        fs::write(dir.path().join("unrelated.json"), "{}").unwrap_or_else(|e| panic!("{e}"));
+        let listed = store.list().unwrap_or_default();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(
+            (
+                listed[0].cluster_id.as_str(),
+                listed[0].api_version.as_str()
+            ),
+            ("c1234", "v1beta1")
+        );
+        assert_eq!(listed[0].expiration, Some(credential().expiration));
+        assert_eq!(listed[1].identity.as_deref().map(str::len), Some(40));
+        assert_eq!(store.clear(Some("c9")), Ok(1));
+        assert_eq!(store.list().map(|l| l.len()), Ok(1));
+        assert_eq!(store.clear(None), Ok(1));
+        assert!(dir.path().join("unrelated.json").exists());
     }
 }

@@ -7,27 +7,29 @@
 use crate::cli::GetCredentialArgs;
 use crate::config::Settings;
 use crate::error::AppError;
-use crate::wiring::{self, Identity};
+use crate::wiring::{self, Identity, StoreKind};
 use ack_ram_adapters::ack::AckClient;
 use ack_ram_adapters::clock::SystemClock;
 use ack_ram_adapters::env::Environment;
 use ack_ram_adapters::http::{self, Endpoint, HttpSettings};
-use ack_ram_adapters::store::FileStore;
+use ack_ram_adapters::retry::RetryingIssuer;
+use ack_ram_adapters::store::{FileStore, KeyringStore, NoStore, keyring};
 use ack_ram_domain::ports::{
     AccessCredentialProvider, Clock, ClusterCredentialIssuer, CredentialStore, IssueError,
     IssueRequest, ProviderError,
 };
+use ack_ram_domain::retry::RetryPolicy;
 use ack_ram_domain::service::{
     GetCredential, GetCredentialRequest, Lookup, Origin, RefreshReason, Served,
 };
 use ack_ram_domain::{
-    AccessCredentials, ApiVersion, CacheKey, CertificateLifetime, ClusterCredential, ClusterId,
-    ExecCredential,
+    AccessCredentials, CacheKey, CertificateLifetime, ClusterCredential, ClusterId, ExecCredential,
 };
 use async_trait::async_trait;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Everything the command needs, validated.
 struct Plan {
@@ -37,6 +39,9 @@ struct Plan {
     sts_endpoint: Endpoint,
     http: HttpSettings,
     identity: Identity,
+    retry: RetryPolicy,
+    lock_timeout: Duration,
+    store: StoreKind,
 }
 
 fn plan(
@@ -53,20 +58,14 @@ fn plan(
             flag: "--expiration",
             message: e.to_string(),
         })?;
-    let api_version: ApiVersion =
-        args.api_version
-            .parse()
-            .map_err(
-                |e: ack_ram_domain::model::ApiVersionError| AppError::InvalidInput {
-                    flag: "--api-version",
-                    message: e.to_string(),
-                },
-            )?;
+    let api_version = wiring::api_version(args.api_version.as_deref(), env)?;
     let identity = wiring::identity(settings, args.role_arn.as_deref(), env)?;
     let endpoint = wiring::cs_endpoint(settings)?;
     let sts_endpoint = wiring::sts_endpoint(settings, env)?;
     let cache_dir = wiring::expand_home(&settings.credential_cache_dir, env.get("HOME"))?;
     let http = wiring::http_settings(settings)?;
+    let retry = wiring::retry_policy(settings)?;
+    let store = wiring::store_kind(settings)?;
     Ok(Plan {
         request: GetCredentialRequest {
             key: CacheKey {
@@ -81,6 +80,9 @@ fn plan(
         sts_endpoint,
         http,
         identity,
+        retry,
+        lock_timeout: Duration::from_millis(settings.lock_timeout_ms),
+        store,
     })
 }
 
@@ -91,20 +93,27 @@ pub fn run(
     env: &Environment,
 ) -> Result<(), AppError> {
     let plan = plan(args, settings, env)?;
-    let store = FileStore::new(&plan.cache_dir);
+    let store = open_store(&plan);
     let clock = SystemClock;
-    let use_case = GetCredential::new(&store, &clock);
+    let use_case = GetCredential::new(store.as_ref(), &clock);
     let cluster = plan.request.key.cluster_id.clone();
 
+    let mut warned: Option<String> = None;
     let served = match use_case.lookup(&plan.request) {
         Lookup::Hit(credential) => Served {
             credential,
             origin: Origin::Cache,
         },
         Lookup::Refresh { reason, fallback } => {
+            if plan.store == StoreKind::Keyring {
+                // Asked for the keychain: without one, say so rather than fetch a key that
+                // could not be kept (and never write it to disk instead).
+                keyring::probe().map_err(|e| AppError::Keyring(e.to_string()))?;
+            }
             match &reason {
                 RefreshReason::StoreUnreadable(e) => {
-                    tracing::warn!("{e}; fetching a new certificate instead")
+                    tracing::warn!("{e}; fetching a new certificate instead");
+                    warned = Some(e.to_string());
                 }
                 other => tracing::debug!(reason = ?other, "fetching a new certificate"),
             }
@@ -117,11 +126,49 @@ pub fn run(
             })?
         }
     };
-    report(&served, &store, &plan, clock.now());
+    report(
+        &served,
+        store.as_ref(),
+        &plan,
+        clock.now(),
+        warned.as_deref(),
+    );
     print(&ExecCredential::new(
         plan.request.key.api_version,
         served.credential,
     ))
+}
+
+/// The store `--cache-store` selects. `auto` decides without a keychain round trip when the
+/// entry already exists in one store, and probes the keychain only on a cold cache.
+fn open_store(plan: &Plan) -> Box<dyn CredentialStore> {
+    let file = || Box::new(FileStore::new(&plan.cache_dir).with_lock_timeout(plan.lock_timeout));
+    let keychain =
+        || Box::new(KeyringStore::new(&plan.cache_dir).with_lock_timeout(plan.lock_timeout));
+    match plan.store {
+        StoreKind::File => file(),
+        StoreKind::Keyring => keychain(),
+        StoreKind::None => Box::new(NoStore),
+        StoreKind::Auto => {
+            let key = &plan.request.key;
+            if keychain().metadata_path(key).is_file() {
+                keychain()
+            } else if file().path_for(key).is_file() {
+                file()
+            } else {
+                match keyring::probe() {
+                    Ok(()) => {
+                        tracing::debug!("cache store auto: the OS keychain answers; using it");
+                        keychain()
+                    }
+                    Err(e) => {
+                        tracing::debug!("cache store auto: {}; using the file cache", e.describe());
+                        file()
+                    }
+                }
+            }
+        }
+    }
 }
 
 enum RefreshFailure {
@@ -152,7 +199,10 @@ fn refresh(
                     plan.sts_endpoint.clone(),
                     env,
                 )),
-                Box::new(AckClient::new(client, plan.endpoint.clone(), clock)),
+                Box::new(RetryingIssuer::new(
+                    Box::new(AckClient::new(client, plan.endpoint.clone(), clock)),
+                    plan.retry,
+                )),
             ),
             // Without an HTTP client nothing can be fetched; a still-valid cached
             // certificate is served all the same.
@@ -203,6 +253,7 @@ fn report(
     store: &dyn CredentialStore,
     plan: &Plan,
     now: chrono::DateTime<chrono::Utc>,
+    already_warned: Option<&str>,
 ) {
     let expires = served
         .credential
@@ -216,14 +267,26 @@ fn report(
             minutes_left = (served.credential.expiration - now).num_minutes(),
             "served the cached certificate"
         ),
-        Origin::Issued { store_error: None } => {
-            tracing::debug!(expires, "issued and cached a new certificate")
-        }
-        Origin::Issued {
-            store_error: Some(e),
-        } => tracing::warn!(
-            "{e}; the new certificate is used now but will be fetched again next time"
+        Origin::RefreshedElsewhere => tracing::debug!(
+            expires,
+            "another process refreshed the certificate while this one waited"
         ),
+        Origin::Issued {
+            store_error,
+            unlocked,
+        } => {
+            if let Some(e) = unlocked {
+                tracing::debug!("refreshed without the cross-process lock: {e}");
+            }
+            match store_error {
+                None => tracing::debug!(expires, "issued and cached a new certificate"),
+                // Same cause as the warning already printed when reading the cache.
+                Some(e) if Some(e.to_string().as_str()) == already_warned => {}
+                Some(e) => tracing::warn!(
+                    "{e}; the new certificate is used now but will be fetched again next time"
+                ),
+            }
+        }
         Origin::StaleFallback {
             refresh_error,
             remaining,

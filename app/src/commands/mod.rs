@@ -1,4 +1,8 @@
 //! One module per command.
 
+pub mod cache;
 pub mod get_credential;
+pub mod get_kubeconfig;
+pub mod get_token;
+pub mod keyring;
 pub mod whoami;

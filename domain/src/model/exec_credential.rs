@@ -109,6 +109,44 @@ impl ExecCredential {
         String::from_utf8(out).unwrap_or_default()
     }
 
+    /// A token-mode ExecCredential (`status.token`), for clusters running ack-ram-authenticator.
+    pub fn token_json(
+        api_version: ApiVersion,
+        token: &Secret,
+        expiration: DateTime<Utc>,
+    ) -> String {
+        #[derive(Serialize)]
+        struct TokenWire<'a> {
+            kind: &'static str,
+            #[serde(rename = "apiVersion")]
+            api_version: &'static str,
+            spec: WireSpec,
+            status: TokenStatus<'a>,
+        }
+        #[derive(Serialize)]
+        struct TokenStatus<'a> {
+            #[serde(rename = "expirationTimestamp")]
+            expiration_timestamp: String,
+            token: &'a str,
+        }
+        let wire = TokenWire {
+            kind: "ExecCredential",
+            api_version: api_version.group_version(),
+            spec: WireSpec { interactive: false },
+            status: TokenStatus {
+                expiration_timestamp: expiration.to_rfc3339_opts(SecondsFormat::Secs, true),
+                token: token.expose(),
+            },
+        };
+        let mut out = Vec::with_capacity(512 + token.expose().len());
+        let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+        if wire.serialize(&mut ser).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
     /// Reads a cache file's bytes. Anything that is not a complete credential is an error.
     ///
     /// `kind` and `apiVersion` are not checked (the cache key already fixes the version, and the
@@ -224,5 +262,20 @@ mod tests {
             let got = format!("{got:?}");
             assert!(got.contains(want), "{doc}: {got}");
         }
+    }
+
+    #[test]
+    fn token_mode_has_a_token_and_no_certificate() {
+        let json = ExecCredential::token_json(
+            ApiVersion::V1,
+            &Secret::new("k8s-ack-v2.abc"),
+            sample().expiration,
+        );
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(v["apiVersion"], "client.authentication.k8s.io/v1");
+        assert_eq!(v["status"]["token"], "k8s-ack-v2.abc");
+        assert_eq!(v["status"]["expirationTimestamp"], "2024-03-10T12:56:17Z");
+        assert!(v["status"].get("clientKeyData").is_none());
+        assert_eq!(v["spec"]["interactive"], false);
     }
 }

@@ -1,0 +1,838 @@
+//! Token mode (`get-token`): a pre-signed STS `GetCallerIdentity` request, signed with
+//! ACS3-HMAC-SHA256 (signature V3), for the ack-ram-authenticator webhook.
+//!
+//! The plugin sends nothing: the token *is* the signed request. The authenticator replays it
+//! against STS and learns the caller's identity from the answer. No maintained Rust crate
+//! implements Alibaba Cloud's V3 signature, so it is written here from
+//! `shared/reference/apis.md` §7 and checked against a token produced by the Go tool
+//! (`tests/fixtures/vectors/token-v3.json`: the decoded token, canonical request, string to sign
+//! and signature).
+//!
+//! ```text
+//! canonical query    = pairs sorted by key (byte-wise), key and value percent-encoded
+//!                      (unreserved A-Z a-z 0-9 - _ . ~ kept, every other byte %XX upper-case),
+//!                      joined as k=v with &
+//! canonical headers  = every header named x-acs-*, host or content-type, name lower-cased,
+//!                      value trimmed, sorted by name, one "name:value\n" each
+//! canonical request  = METHOD \n path \n canonical query \n canonical headers \n
+//!                      signed names joined with ; \n hex SHA-256 of the payload
+//! string to sign     = "ACS3-HMAC-SHA256\n" + hex SHA-256 of the canonical request
+//! signature          = hex HMAC-SHA256(AccessKeySecret, string to sign)
+//! token              = "k8s-ack-v2." + standard base64 (padded) of the compact JSON
+//!                      {"clusterId","method","path","query","headers"}
+//! ```
+//!
+//! What the Go tool's vector pins down, beyond apis.md:
+//! - no `x-acs-signature-nonce` is sent (the Go tool has it commented out), so [`TokenRequest::nonce`]
+//!   `None` means *no nonce header*;
+//! - the JSON keys come in struct order (`clusterId`, `method`, `path`, `query`, `headers`) and
+//!   the `query` and `headers` objects are Go maps, so their keys are sorted byte-wise
+//!   (`Authorization` < `user-agent` < `x-acs-*`);
+//! - `Authorization` keeps its capital A, every other header name is lower case;
+//! - the expiration is the signing time plus 10 minutes;
+//! - header values travel in the token as they are; only the canonical form trims them.
+//!
+//! Go's `encoding/json` escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings; the JSON is
+//! post-processed to do the same, so tokens stay byte-identical to the Go tool's for any user
+//! agent or extra query value.
+
+use crate::env::Environment;
+use ack_ram_domain::{AccessCredentials, Secret};
+use base64::Engine;
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What every token starts with.
+pub const TOKEN_PREFIX: &str = "k8s-ack-v2.";
+/// How long a token is reported valid (the Go tool: 15 minutes minus a 5-minute margin).
+pub const TOKEN_LIFETIME: TimeDelta = TimeDelta::minutes(10);
+/// The STS action that is pre-signed.
+pub const ACTION: &str = "GetCallerIdentity";
+/// The STS API version.
+pub const VERSION: &str = "2015-04-01";
+/// The only header names (compared case-insensitively) copied from the signed request into the
+/// token; `user-agent` is added on top.
+pub const TOKEN_HEADERS: [&str; 9] = [
+    "x-acs-action",
+    "x-acs-version",
+    "authorization",
+    "x-acs-signature-nonce",
+    "x-acs-date",
+    "x-acs-content-sha256",
+    "x-acs-content-sm3",
+    "x-acs-security-token",
+    "ackclusterid",
+];
+
+/// The inputs of one token.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenRequest<'a> {
+    /// The cluster the token is for (query `ACKClusterId`, and `clusterId` for audit).
+    pub cluster_id: &'a str,
+    /// Who signs.
+    pub credentials: &'a AccessCredentials,
+    /// Signing time (`x-acs-date`, whole seconds; the fraction is dropped).
+    pub now: DateTime<Utc>,
+    /// An `x-acs-signature-nonce` to sign and send. The Go tool sends none, so `None` (or an
+    /// empty string) means no nonce header at all.
+    pub nonce: Option<&'a str>,
+    /// Extra query pairs (see [`extra_query_from_env`]); signed and carried in the token.
+    pub extra_query: &'a [(String, String)],
+    /// The `user-agent` carried in the token (not signed).
+    pub user_agent: &'a str,
+}
+
+/// A token for the ack-ram-authenticator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// `k8s-ack-v2.` + base64(JSON). A bearer credential: whoever holds it is the caller for as
+    /// long as STS accepts the signature.
+    pub value: Secret,
+    /// Signing time + [`TOKEN_LIFETIME`].
+    pub expiration: DateTime<Utc>,
+}
+
+/// The JSON inside the token, fields in the Go struct's order.
+#[derive(Serialize)]
+struct WireToken<'a> {
+    #[serde(rename = "clusterId")]
+    cluster_id: &'a str,
+    method: &'a str,
+    path: &'a str,
+    query: BTreeMap<&'a str, &'a str>,
+    headers: BTreeMap<&'a str, &'a str>,
+}
+
+/// Builds and signs a token. Pure: no clock, no randomness, no network.
+pub fn presign(request: &TokenRequest<'_>) -> Token {
+    const METHOD: &str = "POST";
+    const PATH: &str = "/";
+    let now = request.now.trunc_subsecs(0);
+    let credentials = request.credentials;
+
+    // The query: the extra pairs, then the cluster id (which wins a clash on the exact key).
+    let mut query: BTreeMap<&str, &str> = request
+        .extra_query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    query.insert("ACKClusterId", request.cluster_id);
+    let query_pairs: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+
+    let mut headers: Vec<(String, String)> = vec![
+        ("x-acs-action".into(), ACTION.into()),
+        ("x-acs-version".into(), VERSION.into()),
+        (
+            "x-acs-date".into(),
+            now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ),
+        (
+            "x-acs-content-sha256".into(),
+            v3::EMPTY_PAYLOAD_SHA256.into(),
+        ),
+    ];
+    if let Some(nonce) = request.nonce.filter(|n| !n.is_empty()) {
+        headers.push(("x-acs-signature-nonce".into(), nonce.to_owned()));
+    }
+    if let Some(token) = credentials
+        .security_token
+        .as_ref()
+        .filter(|t| !t.is_empty())
+    {
+        headers.push(("x-acs-security-token".into(), token.expose().to_owned()));
+    }
+
+    let (canonical, signed_headers) = v3::canonical_request(
+        METHOD,
+        PATH,
+        &query_pairs,
+        &headers,
+        v3::EMPTY_PAYLOAD_SHA256,
+    );
+    // The canonical request holds the security token: keep it where it is wiped on drop.
+    let canonical = Secret::new(canonical);
+    let signature = v3::signature(
+        credentials.access_key_secret.expose(),
+        &v3::string_to_sign(canonical.expose()),
+    );
+    let authorization = format!(
+        "{} Credential={},SignedHeaders={signed_headers},Signature={signature}",
+        v3::ALGORITHM,
+        credentials.access_key_id
+    );
+
+    let mut token_headers: BTreeMap<&str, &str> = BTreeMap::new();
+    token_headers.insert("user-agent", request.user_agent);
+    token_headers.insert("Authorization", &authorization);
+    for (name, value) in &headers {
+        if TOKEN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            token_headers.insert(name, value);
+        }
+    }
+    let wire = WireToken {
+        cluster_id: request.cluster_id,
+        method: METHOD,
+        path: PATH,
+        query,
+        headers: token_headers,
+    };
+    let json = Secret::new(go_json(&wire));
+
+    let mut value = String::with_capacity(TOKEN_PREFIX.len() + json.expose().len() * 4 / 3 + 4);
+    value.push_str(TOKEN_PREFIX);
+    base64::engine::general_purpose::STANDARD.encode_string(json.expose(), &mut value);
+
+    // Move the header values (one may be the security token) into wiped-on-drop storage.
+    drop(wire);
+    for (_, header_value) in headers {
+        drop(Secret::new(header_value));
+    }
+
+    Token {
+        value: Secret::new(value),
+        expiration: now + TOKEN_LIFETIME,
+    }
+}
+
+/// Compact JSON as Go's `json.Marshal` writes it: serde_json's output with `<`, `>`, `&`,
+/// U+2028 and U+2029 escaped (they can only occur inside strings, so a plain pass is safe).
+fn go_json(value: &impl Serialize) -> String {
+    let plain = match serde_json::to_string(value) {
+        Ok(json) => Secret::new(json),
+        // Serialising string maps cannot fail.
+        Err(e) => unreachable!("token JSON: {e}"),
+    };
+    let mut out = String::with_capacity(plain.expose().len() + 64);
+    for c in plain.expose().chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Extra query pairs from the environment: every variable whose name starts with `prefix` and
+/// whose value is non-empty, key = rest of the name lower-cased, sorted. An empty `prefix`
+/// yields nothing (as in the Go tool); so does a variable named exactly `prefix` (an empty
+/// query key would only make STS reject the token). If two names lower-case to the same key,
+/// the one later in byte order wins.
+pub fn extra_query_from_env(env: &Environment, prefix: &str) -> Vec<(String, String)> {
+    if prefix.is_empty() {
+        return Vec::new();
+    }
+    let pairs: BTreeMap<String, String> = env
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .filter_map(|(name, value)| {
+            let key = name.strip_prefix(prefix)?.to_lowercase();
+            (!key.is_empty()).then(|| (key, value.to_owned()))
+        })
+        .collect();
+    pairs.into_iter().collect()
+}
+
+/// The ACS3-HMAC-SHA256 (signature V3) pieces.
+pub mod v3 {
+    use hmac::{Hmac, KeyInit, Mac};
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    use sha2::{Digest, Sha256};
+    use std::collections::BTreeMap;
+    use std::fmt::Write;
+
+    /// The algorithm name, first line of the string to sign and of the Authorization header.
+    pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
+    /// Hex SHA-256 of an empty body.
+    pub const EMPTY_PAYLOAD_SHA256: &str =
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    /// Everything except the RFC 3986 unreserved characters is escaped.
+    const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+
+    /// Percent-encoding: unreserved `A-Za-z0-9-_.~` kept, every other byte `%XX` upper-case
+    /// (so a space is `%20`, never `+`).
+    pub fn percent_encode(s: &str) -> String {
+        utf8_percent_encode(s, UNRESERVED).to_string()
+    }
+
+    /// Sorted (by key, then value, byte-wise), encoded `k=v&...`.
+    pub fn canonical_query(query: &[(String, String)]) -> String {
+        let mut sorted: Vec<&(String, String)> = query.iter().collect();
+        sorted.sort_by(|a, b| {
+            a.0.as_bytes()
+                .cmp(b.0.as_bytes())
+                .then_with(|| a.1.as_bytes().cmp(b.1.as_bytes()))
+        });
+        sorted
+            .into_iter()
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// The canonical request and the signed header names (`;`-joined).
+    ///
+    /// `path` is used as given (already encoded). Headers may come in any order and case; those
+    /// named `x-acs-*`, `host` or `content-type` are signed, values trimmed, and a name given
+    /// more than once gets its values sorted and joined with `,` (as the Go SDK does).
+    pub fn canonical_request(
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        headers: &[(String, String)],
+        payload_sha256_hex: &str,
+    ) -> (String, String) {
+        let mut signed: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (name, value) in headers {
+            let name = name.to_ascii_lowercase();
+            if name.starts_with("x-acs-") || name == "host" || name == "content-type" {
+                signed.entry(name).or_default().push(value.trim());
+            }
+        }
+        let mut canonical_headers = String::new();
+        for (name, values) in &mut signed {
+            values.sort_unstable();
+            canonical_headers.push_str(name);
+            canonical_headers.push(':');
+            canonical_headers.push_str(&values.join(","));
+            canonical_headers.push('\n');
+        }
+        let names = signed
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(";");
+        let canonical = format!(
+            "{method}\n{path}\n{}\n{canonical_headers}\n{names}\n{payload_sha256_hex}",
+            canonical_query(query)
+        );
+        (canonical, names)
+    }
+
+    /// `ACS3-HMAC-SHA256\n` + hex SHA-256 of the canonical request.
+    pub fn string_to_sign(canonical_request: &str) -> String {
+        format!(
+            "{ALGORITHM}\n{}",
+            hex(&Sha256::digest(canonical_request.as_bytes()))
+        )
+    }
+
+    /// Hex HMAC-SHA256 of the string to sign, keyed with the AccessKey secret.
+    pub fn signature(secret: &str, string_to_sign: &str) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+            unreachable!("HMAC takes keys of any length")
+        };
+        mac.update(string_to_sign.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+
+    /// Hex SHA-256 of a payload.
+    pub fn payload_sha256_hex(payload: &[u8]) -> String {
+        hex(&Sha256::digest(payload))
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        let mut out = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            let _ = write!(out, "{b:02x}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    const VECTOR: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/vectors/token-v3.json"
+    );
+
+    fn vector() -> Value {
+        let text = std::fs::read_to_string(VECTOR).unwrap_or_else(|e| panic!("{VECTOR}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn text(v: &Value) -> String {
+        v.as_str()
+            .unwrap_or_else(|| panic!("not a string: {v}"))
+            .to_owned()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn object_pairs(v: &Value) -> Vec<(String, String)> {
+        v.as_object()
+            .unwrap_or_else(|| panic!("not an object: {v}"))
+            .iter()
+            .map(|(k, v)| (k.clone(), text(v)))
+            .collect()
+    }
+
+    fn parse_date(raw: &str) -> DateTime<Utc> {
+        crate::timefmt::parse_utc_z(raw).unwrap_or_else(|| panic!("bad date {raw}"))
+    }
+
+    /// The JSON inside a token, as text.
+    fn token_json(token: &str) -> String {
+        let body = token
+            .strip_prefix(TOKEN_PREFIX)
+            .unwrap_or_else(|| panic!("no prefix: {token}"));
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap_or_else(|e| panic!("{e}"));
+        String::from_utf8(bytes).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn decode(token: &Token) -> Value {
+        serde_json::from_str(&token_json(token.value.expose())).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Re-signs a decoded token with `secret` and checks the Authorization header against it.
+    fn assert_signature_verifies(decoded: &Value, secret: &str) {
+        let headers = object_pairs(&decoded["headers"]);
+        let authorization = headers
+            .iter()
+            .find(|(k, _)| k == "Authorization")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no Authorization in {decoded}"));
+        let (canonical, names) = v3::canonical_request(
+            &text(&decoded["method"]),
+            &text(&decoded["path"]),
+            &object_pairs(&decoded["query"]),
+            &headers,
+            v3::EMPTY_PAYLOAD_SHA256,
+        );
+        let signature = v3::signature(secret, &v3::string_to_sign(&canonical));
+        assert!(
+            authorization.ends_with(&format!(",SignedHeaders={names},Signature={signature}")),
+            "{authorization} vs {names} {signature}"
+        );
+    }
+
+    fn vector_request_parts(doc: &Value) -> (AccessCredentials, DateTime<Utc>, String, String) {
+        let decoded = &doc["decoded_token"];
+        let credentials = AccessCredentials::access_key(
+            text(&doc["access_key_id"]),
+            Secret::new(text(&doc["access_key_secret"])),
+        );
+        (
+            credentials,
+            parse_date(&text(&decoded["headers"]["x-acs-date"])),
+            text(&decoded["clusterId"]),
+            text(&decoded["headers"]["user-agent"]),
+        )
+    }
+
+    #[test]
+    fn vector_canonical_request_string_to_sign_and_signature() {
+        let doc = vector();
+        let decoded = &doc["decoded_token"];
+        // Every header of the token, Authorization aside; user-agent must be left out by the
+        // canonicalisation itself.
+        let headers: Vec<(String, String)> = object_pairs(&decoded["headers"])
+            .into_iter()
+            .filter(|(k, _)| k != "Authorization")
+            .collect();
+        let (canonical, names) = v3::canonical_request(
+            &text(&decoded["method"]),
+            &text(&decoded["path"]),
+            &object_pairs(&decoded["query"]),
+            &headers,
+            &v3::payload_sha256_hex(b""),
+        );
+        assert_eq!(canonical, text(&doc["canonical_request"]));
+        assert_eq!(
+            names,
+            "x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-version"
+        );
+        let to_sign = v3::string_to_sign(&canonical);
+        assert_eq!(to_sign, text(&doc["string_to_sign"]));
+        let signature = v3::signature(&text(&doc["access_key_secret"]), &to_sign);
+        assert_eq!(signature, text(&doc["signature"]));
+        assert_eq!(
+            text(&decoded["headers"]["Authorization"]),
+            format!(
+                "ACS3-HMAC-SHA256 Credential=mockAccessKeyId,SignedHeaders={names},Signature={signature}"
+            )
+        );
+    }
+
+    #[test]
+    fn vector_token_is_rebuilt_byte_for_byte() {
+        let doc = vector();
+        let (credentials, now, cluster_id, user_agent) = vector_request_parts(&doc);
+        let request = TokenRequest {
+            cluster_id: &cluster_id,
+            credentials: &credentials,
+            now,
+            nonce: None,
+            extra_query: &[],
+            user_agent: &user_agent,
+        };
+        let token = presign(&request);
+        assert_eq!(
+            token.value.expose(),
+            text(&doc["exec_credential"]["status"]["token"])
+        );
+        assert_eq!(
+            token.expiration,
+            parse_date(&text(
+                &doc["exec_credential"]["status"]["expirationTimestamp"]
+            ))
+        );
+        // A fraction of a second later: same second on the wire, same token.
+        let later = presign(&TokenRequest {
+            now: now + TimeDelta::milliseconds(999),
+            ..request
+        });
+        assert_eq!(later, token);
+        // The decoded JSON matches the vector's decoded token.
+        assert_eq!(decode(&token), doc["decoded_token"]);
+    }
+
+    #[test]
+    fn sts_credentials_sign_and_carry_the_security_token() {
+        let credentials = AccessCredentials::sts(
+            "STS.id",
+            Secret::new("sts-secret"),
+            Secret::new(" CAIS+token/== "),
+        );
+        let token = presign(&TokenRequest {
+            cluster_id: "c1",
+            credentials: &credentials,
+            now: parse_date("2024-01-02T03:04:05Z"),
+            nonce: None,
+            extra_query: &[],
+            user_agent: "ua",
+        });
+        let decoded = decode(&token);
+        // Carried as given, signed trimmed.
+        assert_eq!(
+            decoded["headers"]["x-acs-security-token"],
+            " CAIS+token/== "
+        );
+        let authorization = text(&decoded["headers"]["Authorization"]);
+        assert!(authorization.starts_with("ACS3-HMAC-SHA256 Credential=STS.id,SignedHeaders=x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-security-token;x-acs-version,Signature="));
+        assert_signature_verifies(&decoded, "sts-secret");
+        assert!(!token_json(token.value.expose()).contains("sts-secret"));
+        assert_eq!(token.expiration, parse_date("2024-01-02T03:14:05Z"));
+    }
+
+    #[test]
+    fn access_keys_and_empty_security_tokens_carry_no_security_token() {
+        let plain = AccessCredentials::access_key("id", Secret::new("secret"));
+        let empty = AccessCredentials::sts("id", Secret::new("secret"), Secret::new(""));
+        let sign = |credentials: &AccessCredentials| {
+            presign(&TokenRequest {
+                cluster_id: "c1",
+                credentials,
+                now: parse_date("2024-01-02T03:04:05Z"),
+                nonce: None,
+                extra_query: &[],
+                user_agent: "ua",
+            })
+        };
+        let token = sign(&plain);
+        assert_eq!(sign(&empty), token);
+        let decoded = decode(&token);
+        let names: Vec<String> = object_pairs(&decoded["headers"])
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Authorization",
+                "user-agent",
+                "x-acs-action",
+                "x-acs-content-sha256",
+                "x-acs-date",
+                "x-acs-version"
+            ]
+        );
+        assert_signature_verifies(&decoded, "secret");
+    }
+
+    #[test]
+    fn a_nonce_is_signed_and_carried_only_when_given() {
+        let credentials = AccessCredentials::access_key("id", Secret::new("secret"));
+        let request = TokenRequest {
+            cluster_id: "c1",
+            credentials: &credentials,
+            now: parse_date("2024-01-02T03:04:05Z"),
+            nonce: Some("0f1e2d3c"),
+            extra_query: &[],
+            user_agent: "ua",
+        };
+        let decoded = decode(&presign(&request));
+        assert_eq!(decoded["headers"]["x-acs-signature-nonce"], "0f1e2d3c");
+        assert!(
+            text(&decoded["headers"]["Authorization"])
+                .contains("x-acs-date;x-acs-signature-nonce;x-acs-version")
+        );
+        assert_signature_verifies(&decoded, "secret");
+        let without = presign(&TokenRequest {
+            nonce: None,
+            ..request
+        });
+        assert_eq!(
+            presign(&TokenRequest {
+                nonce: Some(""),
+                ..request
+            }),
+            without
+        );
+        assert!(decode(&without)["headers"]["x-acs-signature-nonce"].is_null());
+    }
+
+    #[test]
+    fn extra_query_pairs_are_signed_and_carried() {
+        let credentials = AccessCredentials::access_key("id", Secret::new("secret"));
+        let extra = pairs(&[("zone", "a b&c"), ("bar", "x*y~z+1")]);
+        let token = presign(&TokenRequest {
+            cluster_id: "c1",
+            credentials: &credentials,
+            now: parse_date("2024-01-02T03:04:05Z"),
+            nonce: None,
+            extra_query: &extra,
+            user_agent: "ua",
+        });
+        let json = token_json(token.value.expose());
+        assert!(
+            json.contains(r#""query":{"ACKClusterId":"c1","bar":"x*y~z+1","zone":"a b\u0026c"}"#),
+            "{json}"
+        );
+        let decoded = decode(&token);
+        assert_signature_verifies(&decoded, "secret");
+        let (canonical, _) = v3::canonical_request(
+            "POST",
+            "/",
+            &object_pairs(&decoded["query"]),
+            &[],
+            v3::EMPTY_PAYLOAD_SHA256,
+        );
+        assert!(canonical.starts_with("POST\n/\nACKClusterId=c1&bar=x%2Ay~z%2B1&zone=a%20b%26c\n"));
+        // The cluster id cannot be overridden through an extra pair of the same key.
+        let hijack = pairs(&[("ACKClusterId", "other")]);
+        let token = presign(&TokenRequest {
+            cluster_id: "c1",
+            credentials: &credentials,
+            now: parse_date("2024-01-02T03:04:05Z"),
+            nonce: None,
+            extra_query: &hijack,
+            user_agent: "ua",
+        });
+        assert_eq!(
+            decode(&token)["query"],
+            serde_json::json!({"ACKClusterId": "c1"})
+        );
+    }
+
+    #[test]
+    fn extra_query_from_the_environment() {
+        let env: Environment = [
+            ("FOO_BAR", "test1"),
+            ("FOO_FUZZ", "test2"),
+            ("FOO_EMPTY", ""),
+            ("FOO_", "no key"),
+            ("OTHER_BAR", "x"),
+            ("foo_lower", "prefix is case-sensitive"),
+            ("ACK_RAM_TOOL_TOKEN_EXTRA_KEY_PREFIX", "FOO_"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            extra_query_from_env(&env, "FOO_"),
+            pairs(&[("bar", "test1"), ("fuzz", "test2")])
+        );
+        assert!(extra_query_from_env(&env, "").is_empty());
+        assert!(extra_query_from_env(&env, "NOPE_").is_empty());
+        // Keys that lower-case alike: the later name (byte order) wins.
+        let env: Environment = [("P_KEY", "upper"), ("P_key", "lower")]
+            .into_iter()
+            .collect();
+        assert_eq!(extra_query_from_env(&env, "P_"), pairs(&[("key", "lower")]));
+    }
+
+    #[test]
+    fn json_is_escaped_as_go_does() {
+        let credentials = AccessCredentials::access_key("id", Secret::new("secret"));
+        let token = presign(&TokenRequest {
+            cluster_id: "c1",
+            credentials: &credentials,
+            now: parse_date("2024-01-02T03:04:05Z"),
+            nonce: None,
+            extra_query: &[],
+            user_agent: "a<b>&\u{2028}\u{2029}\"é\n",
+        });
+        let json = token_json(token.value.expose());
+        assert!(
+            json.contains(r#""user-agent":"a\u003cb\u003e\u0026\u2028\u2029\"é\n""#),
+            "{json}"
+        );
+        assert_eq!(
+            decode(&token)["headers"]["user-agent"],
+            "a<b>&\u{2028}\u{2029}\"é\n"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let credentials = AccessCredentials::access_key("id", Secret::new("secret"));
+        let token = presign(&TokenRequest {
+            cluster_id: "c1",
+            credentials: &credentials,
+            now: parse_date("2024-01-02T03:04:05Z"),
+            nonce: None,
+            extra_query: &[],
+            user_agent: "ua",
+        });
+        let shown = format!("{token:?}");
+        assert!(shown.contains("***"), "{shown}");
+        assert!(!shown.contains(TOKEN_PREFIX), "{shown}");
+    }
+
+    #[test]
+    fn canonical_headers_group_trim_and_sort() {
+        let headers = pairs(&[
+            ("X-Acs-B", " 2 "),
+            ("x-acs-b", "1"),
+            ("Content-Type", "text/plain"),
+            ("Accept", "application/json"),
+            ("user-agent", "ua"),
+            ("HOST", "sts.aliyuncs.com"),
+            ("x-acs-a", "\tz"),
+        ]);
+        let (canonical, names) = v3::canonical_request("GET", "/p", &[], &headers, "h");
+        assert_eq!(names, "content-type;host;x-acs-a;x-acs-b");
+        assert_eq!(
+            canonical,
+            "GET\n/p\n\ncontent-type:text/plain\nhost:sts.aliyuncs.com\nx-acs-a:z\nx-acs-b:1,2\n\ncontent-type;host;x-acs-a;x-acs-b\nh"
+        );
+    }
+
+    #[test]
+    fn encoding_edge_cases() {
+        assert_eq!(v3::percent_encode("a b"), "a%20b");
+        assert_eq!(v3::percent_encode("a+b*c~d"), "a%2Bb%2Ac~d");
+        assert_eq!(v3::percent_encode("é/"), "%C3%A9%2F");
+        assert_eq!(
+            v3::canonical_query(&pairs(&[("b", ""), ("a", "x y"), ("B", "1")])),
+            "B=1&a=x%20y&b="
+        );
+    }
+
+    /// A deterministic shuffle driven by the seed.
+    fn shuffle<T>(items: &mut [T], seed: u64) {
+        let mut state = seed;
+        for i in (1..items.len()).rev() {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let j = (state >> 33) as usize % (i + 1);
+            items.swap(i, j);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn header_order_and_name_case_never_change_the_signature(
+            headers in proptest::collection::btree_map("x-acs-[a-z0-9-]{1,12}", any::<String>(), 0..10),
+            query in proptest::collection::btree_map("[A-Za-z0-9_]{1,12}", any::<String>(), 0..6),
+            seed in any::<u64>(),
+            upper in any::<bool>(),
+            secret in "[A-Za-z0-9]{8,40}",
+        ) {
+            let ordered: Vec<(String, String)> = headers.into_iter().collect();
+            let mut shuffled: Vec<(String, String)> = ordered
+                .iter()
+                .map(|(k, v)| (if upper { k.to_ascii_uppercase() } else { k.clone() }, v.clone()))
+                .collect();
+            shuffle(&mut shuffled, seed);
+            let query_ordered: Vec<(String, String)> = query.into_iter().collect();
+            let mut query_shuffled = query_ordered.clone();
+            shuffle(&mut query_shuffled, seed.rotate_left(17));
+            let sign = |q: &[(String, String)], h: &[(String, String)]| {
+                let (canonical, names) = v3::canonical_request("POST", "/", q, h, v3::EMPTY_PAYLOAD_SHA256);
+                (names, v3::signature(&secret, &v3::string_to_sign(&canonical)))
+            };
+            prop_assert_eq!(sign(&query_ordered, &ordered), sign(&query_shuffled, &shuffled));
+        }
+
+        #[test]
+        fn query_encoding_round_trips(s in any::<String>()) {
+            let encoded = v3::percent_encode(&s);
+            let decoded = percent_encoding::percent_decode_str(&encoded).decode_utf8();
+            prop_assert_eq!(decoded.as_deref().ok(), Some(s.as_str()));
+            let bytes = encoded.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' {
+                    prop_assert!(i + 3 <= bytes.len());
+                    let hex = &encoded[i + 1..i + 3];
+                    prop_assert!(hex.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()), "{}", hex);
+                    i += 3;
+                } else {
+                    prop_assert!(bytes[i].is_ascii_alphanumeric() || b"-_.~".contains(&bytes[i]));
+                    i += 1;
+                }
+            }
+        }
+
+        #[test]
+        fn every_token_decodes_and_verifies(
+            cluster_id in "[a-z0-9]{1,40}",
+            user_agent in any::<String>(),
+            extra in proptest::collection::btree_map("[a-z0-9_]{1,12}", "\\PC{1,20}", 0..4),
+            security_token in proptest::option::of("[A-Za-z0-9+/=]{1,60}"),
+            secret in "[A-Za-z0-9]{8,40}",
+            seconds in 0i64..4_000_000_000,
+        ) {
+            let credentials = match &security_token {
+                Some(t) => AccessCredentials::sts("id", Secret::new(secret.clone()), Secret::new(t.clone())),
+                None => AccessCredentials::access_key("id", Secret::new(secret.clone())),
+            };
+            let extra: Vec<(String, String)> = extra.into_iter().collect();
+            let now = DateTime::from_timestamp(seconds, 0).unwrap_or_else(|| panic!("{seconds}"));
+            let token = presign(&TokenRequest {
+                cluster_id: &cluster_id,
+                credentials: &credentials,
+                now,
+                nonce: None,
+                extra_query: &extra,
+                user_agent: &user_agent,
+            });
+            prop_assert_eq!(token.expiration, now + TOKEN_LIFETIME);
+            let decoded = decode(&token);
+            prop_assert_eq!(&decoded["clusterId"], &Value::from(cluster_id.clone()));
+            prop_assert_eq!(&decoded["headers"]["user-agent"], &Value::from(user_agent.clone()));
+            prop_assert_eq!(
+                decoded["headers"]["x-acs-security-token"].as_str(),
+                security_token.as_deref()
+            );
+            prop_assert_eq!(object_pairs(&decoded["query"]).len(), extra.len() + 1);
+            assert_signature_verifies(&decoded, &secret);
+            prop_assert!(!token_json(token.value.expose()).contains(&secret));
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! `credential-plugin get-token`: an ExecCredential carrying a pre-signed STS
+//! `GetCallerIdentity` request, for clusters that authenticate with ack-ram-authenticator.
+//! Nothing is sent to STS by the plugin (unless a credential source needs it); the cluster's
+//! webhook replays the signed request to learn who is calling.
+
+use crate::cli::GetTokenArgs;
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::wiring;
+use ack_ram_adapters::clock::SystemClock;
+use ack_ram_adapters::env::Environment;
+use ack_ram_adapters::http;
+use ack_ram_adapters::token::{TokenRequest, extra_query_from_env, presign};
+use ack_ram_domain::ports::{AccessCredentialProvider, Clock};
+use ack_ram_domain::{ClusterId, ExecCredential};
+use std::io::Write;
+
+/// Runs the command: prints the token ExecCredential on stdout.
+pub fn run(args: &GetTokenArgs, settings: &Settings, env: &Environment) -> Result<(), AppError> {
+    let cluster_id = ClusterId::parse(&args.cluster_id).map_err(|e| AppError::InvalidInput {
+        flag: "--cluster-id",
+        message: e.to_string(),
+    })?;
+    let api_version = wiring::api_version(args.api_version.as_deref(), env)?;
+    let identity = wiring::identity(settings, args.role_arn.as_deref(), env)?;
+    let sts_endpoint = wiring::sts_endpoint(settings, env)?;
+    let http_settings = wiring::http_settings(settings)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AppError::Runtime)?;
+    let credentials = runtime.block_on(async {
+        let client = http::build_client(&http_settings)?;
+        wiring::chain(&identity, client, sts_endpoint, env)
+            .provide()
+            .await
+            .map_err(AppError::Credentials)
+    })?;
+    let extra_query = env
+        .get("ACK_RAM_TOOL_TOKEN_EXTRA_KEY_PREFIX")
+        .map(|prefix| extra_query_from_env(env, prefix))
+        .unwrap_or_default();
+    let user_agent = wiring::user_agent();
+    let token = presign(&TokenRequest {
+        cluster_id: cluster_id.as_str(),
+        credentials: &credentials,
+        now: SystemClock.now(),
+        nonce: None,
+        extra_query: &extra_query,
+        user_agent: &user_agent,
+    });
+    let mut json = ExecCredential::token_json(api_version, &token.value, token.expiration);
+    json.push('\n');
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(json.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(AppError::Output)
+}
