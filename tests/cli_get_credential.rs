@@ -751,3 +751,17 @@ async fn get_token_prints_a_presigned_token_and_no_secret() {
         "{auth}"
     );
 }
+
+#[tokio::test]
+async fn shell_completions_cover_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let mut cmd = Sandbox::new().bare();
+        cmd.args(["completion", shell]);
+        let out = run(cmd).await;
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        for word in ["get-credential", "get-kubeconfig", "cluster-id"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+}

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod env;
 pub mod http;
 pub mod kubeconfig;
+pub mod percent;
 pub mod retry;
 pub mod sources;
 pub mod store;

@@ -233,6 +233,50 @@ pub fn chain(
     )
 }
 
+/// What a command needs to call Alibaba Cloud APIs as the resolved identity: a current-thread
+/// runtime, one HTTP client, the credential chain and the STS endpoint.
+pub struct Session {
+    pub runtime: tokio::runtime::Runtime,
+    pub client: ack_ram_adapters::http::Client,
+    pub chain: ChainProvider,
+    pub sts_endpoint: Endpoint,
+}
+
+impl Session {
+    /// Resolves credentials through the chain.
+    pub fn credentials(&self) -> Result<ack_ram_domain::AccessCredentials, AppError> {
+        use ack_ram_domain::ports::AccessCredentialProvider;
+        let credentials = self
+            .runtime
+            .block_on(self.chain.provide())
+            .map_err(AppError::Credentials)?;
+        tracing::debug!(access_key_id = %credentials.access_key_id, sts = credentials.security_token.is_some(), "resolved credentials");
+        Ok(credentials)
+    }
+}
+
+/// Builds a [`Session`] for `--role-arn` and the settings.
+pub fn session(
+    settings: &Settings,
+    role_arn: Option<&str>,
+    env: &Environment,
+) -> Result<Session, AppError> {
+    let identity = identity(settings, role_arn, env)?;
+    let sts_endpoint = sts_endpoint(settings, env)?;
+    let client = ack_ram_adapters::http::build_client(&http_settings(settings)?)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AppError::Runtime)?;
+    let chain = chain(&identity, client.clone(), sts_endpoint.clone(), env);
+    Ok(Session {
+        runtime,
+        client,
+        chain,
+        sts_endpoint,
+    })
+}
+
 /// Expands a leading `~` the way the Go tool does (`~/x` and `~x` both become `$HOME/x`).
 pub fn expand_home(raw: &str, home: Option<&str>) -> Result<PathBuf, AppError> {
     match raw.strip_prefix('~') {

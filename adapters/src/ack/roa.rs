@@ -10,15 +10,7 @@
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha1::Sha1;
-
-/// Characters left as they are by the SDK's path/query encoder: RFC 3986 unreserved.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// The parts of a request that the signature covers.
 #[derive(Clone, Copy, Debug)]
@@ -97,7 +89,7 @@ pub fn sign(access_key_secret: &str, string_to_sign: &str) -> String {
 /// Percent-encodes one path segment the way the SDK does (query-component rules with `%20`
 /// for space).
 pub fn encode_path_segment(segment: &str) -> String {
-    utf8_percent_encode(segment, UNRESERVED).to_string()
+    crate::percent::encode(segment)
 }
 
 #[cfg(test)]

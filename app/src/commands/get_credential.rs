@@ -142,6 +142,14 @@ pub fn run(
 /// The store `--cache-store` selects. `auto` decides without a keychain round trip when the
 /// entry already exists in one store, and probes the keychain only on a cold cache.
 fn open_store(plan: &Plan) -> Box<dyn CredentialStore> {
+    select_store(plan, keyring::probe)
+}
+
+/// [`open_store`] with the keychain probe injected, so the selection is testable.
+fn select_store(
+    plan: &Plan,
+    probe: impl Fn() -> Result<(), keyring::KeyringUnavailable>,
+) -> Box<dyn CredentialStore> {
     let file = || Box::new(FileStore::new(&plan.cache_dir).with_lock_timeout(plan.lock_timeout));
     let keychain =
         || Box::new(KeyringStore::new(&plan.cache_dir).with_lock_timeout(plan.lock_timeout));
@@ -156,7 +164,7 @@ fn open_store(plan: &Plan) -> Box<dyn CredentialStore> {
             } else if file().path_for(key).is_file() {
                 file()
             } else {
-                match keyring::probe() {
+                match probe() {
                     Ok(()) => {
                         tracing::debug!("cache store auto: the OS keychain answers; using it");
                         keychain()
@@ -306,4 +314,89 @@ fn print(credential: &ExecCredential) -> Result<(), AppError> {
         .write_all(json.as_bytes())
         .and_then(|()| stdout.flush())
         .map_err(AppError::Output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn plan_in(dir: &std::path::Path, store: &str) -> Plan {
+        let cli = Cli::try_parse_from([
+            "ack-ram-tool",
+            "credential-plugin",
+            "get-credential",
+            "-c",
+            "c1",
+            "--credential-cache-dir",
+            &dir.display().to_string(),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let crate::cli::Command::CredentialPlugin(crate::cli::CredentialPluginArgs {
+            command: Some(crate::cli::PluginCommand::GetCredential(args)),
+        }) = cli.command
+        else {
+            panic!("not get-credential")
+        };
+        let settings = Settings {
+            credential_cache_dir: dir.display().to_string(),
+            cache_store: store.into(),
+            ..Settings::default()
+        };
+        plan(&args, &settings, &Environment::default()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn unavailable() -> Result<(), keyring::KeyringUnavailable> {
+        Err(keyring::KeyringUnavailable {
+            backend: "Secret Service",
+            reason: keyring::UnavailableReason::NoSessionBus,
+            detail: String::new(),
+        })
+    }
+
+    fn never() -> Result<(), keyring::KeyringUnavailable> {
+        panic!("the keychain must not be probed here")
+    }
+
+    #[test]
+    fn explicit_stores_are_used_as_asked_without_probing() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for (asked, name) in [("file", "file"), ("keyring", "keyring"), ("none", "none")] {
+            assert_eq!(
+                select_store(&plan_in(dir.path(), asked), never).name(),
+                name
+            );
+        }
+    }
+
+    #[test]
+    fn auto_follows_existing_entries_then_the_probe() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let plan = plan_in(dir.path(), "auto");
+        assert_eq!(
+            select_store(&plan, || Ok(())).name(),
+            "keyring",
+            "cold cache, keychain answers"
+        );
+        assert_eq!(
+            select_store(&plan, unavailable).name(),
+            "file",
+            "cold cache, no keychain"
+        );
+        let file = FileStore::new(dir.path()).path_for(&plan.request.key);
+        std::fs::write(&file, "{}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            select_store(&plan, never).name(),
+            "file",
+            "an existing file entry decides"
+        );
+        let metadata = KeyringStore::new(dir.path()).metadata_path(&plan.request.key);
+        std::fs::write(&metadata, "{}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            select_store(&plan, never).name(),
+            "keyring",
+            "an existing keychain entry decides"
+        );
+    }
 }

@@ -14,9 +14,8 @@ use crate::wiring;
 use ack_ram_adapters::ack::{AckClient, parse_kubeconfig_answer};
 use ack_ram_adapters::clock::SystemClock;
 use ack_ram_adapters::env::Environment;
-use ack_ram_adapters::http;
 use ack_ram_adapters::kubeconfig::{ExecSpec, rewrite};
-use ack_ram_domain::ports::{AccessCredentialProvider, IssueRequest};
+use ack_ram_domain::ports::IssueRequest;
 use ack_ram_domain::service::GetCredentialError;
 use ack_ram_domain::{ApiVersion, CertificateLifetime, ClusterId};
 use std::io::Write;
@@ -119,10 +118,8 @@ pub fn run(
         })?;
     let api_version = wiring::api_version(Some(&args.api_version), env)?;
     let mode = mode(&args.mode)?;
-    let identity = wiring::identity(settings, args.role_arn.as_deref(), env)?;
     let endpoint = wiring::cs_endpoint(settings)?;
-    let sts_endpoint = wiring::sts_endpoint(settings, env)?;
-    let http_settings = wiring::http_settings(settings)?;
+    let session = wiring::session(settings, args.role_arn.as_deref(), env)?;
     let request = IssueRequest {
         cluster_id: cluster_id.clone(),
         lifetime,
@@ -132,22 +129,17 @@ pub fn run(
         cluster: cluster_id.clone(),
         error: Box::new(error),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(AppError::Runtime)?;
-    let answer = runtime.block_on(async {
-        let client = http::build_client(&http_settings)?;
-        let credentials = wiring::chain(&identity, client.clone(), sts_endpoint, env)
-            .provide()
-            .await
-            .map_err(|e| failed(GetCredentialError::Credentials(e)))?;
-        let body = AckClient::new(client, endpoint, Arc::new(SystemClock))
-            .describe_user_kubeconfig(&request, &credentials)
-            .await
-            .map_err(|e| failed(GetCredentialError::Issue(e)))?;
-        parse_kubeconfig_answer(&body).map_err(|e| failed(GetCredentialError::Issue(e)))
+    let credentials = session.credentials().map_err(|e| match e {
+        AppError::Credentials(e) => failed(GetCredentialError::Credentials(e)),
+        other => other,
     })?;
+    let ack = AckClient::new(session.client.clone(), endpoint, Arc::new(SystemClock));
+    let body = session
+        .runtime
+        .block_on(ack.describe_user_kubeconfig(&request, &credentials))
+        .map_err(|e| failed(GetCredentialError::Issue(e)))?;
+    let answer =
+        parse_kubeconfig_answer(&body).map_err(|e| failed(GetCredentialError::Issue(e)))?;
     let exec = ExecSpec {
         command: "ack-ram-tool".into(),
         args: exec_args(args, global, mode, &cluster_id, api_version, lifetime),

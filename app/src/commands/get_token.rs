@@ -9,9 +9,8 @@ use crate::error::AppError;
 use crate::wiring;
 use ack_ram_adapters::clock::SystemClock;
 use ack_ram_adapters::env::Environment;
-use ack_ram_adapters::http;
 use ack_ram_adapters::token::{TokenRequest, extra_query_from_env, presign};
-use ack_ram_domain::ports::{AccessCredentialProvider, Clock};
+use ack_ram_domain::ports::Clock;
 use ack_ram_domain::{ClusterId, ExecCredential};
 use std::io::Write;
 
@@ -22,20 +21,7 @@ pub fn run(args: &GetTokenArgs, settings: &Settings, env: &Environment) -> Resul
         message: e.to_string(),
     })?;
     let api_version = wiring::api_version(args.api_version.as_deref(), env)?;
-    let identity = wiring::identity(settings, args.role_arn.as_deref(), env)?;
-    let sts_endpoint = wiring::sts_endpoint(settings, env)?;
-    let http_settings = wiring::http_settings(settings)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(AppError::Runtime)?;
-    let credentials = runtime.block_on(async {
-        let client = http::build_client(&http_settings)?;
-        wiring::chain(&identity, client, sts_endpoint, env)
-            .provide()
-            .await
-            .map_err(AppError::Credentials)
-    })?;
+    let credentials = wiring::session(settings, args.role_arn.as_deref(), env)?.credentials()?;
     let extra_query = env
         .get("ACK_RAM_TOOL_TOKEN_EXTRA_KEY_PREFIX")
         .map(|prefix| extra_query_from_env(env, prefix))

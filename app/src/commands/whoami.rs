@@ -7,31 +7,23 @@ use crate::error::AppError;
 use crate::wiring;
 use ack_ram_adapters::clock::SystemClock;
 use ack_ram_adapters::env::Environment;
-use ack_ram_adapters::http;
 use ack_ram_adapters::sts::{CallerIdentity, StsClient};
-use ack_ram_domain::ports::AccessCredentialProvider;
 use std::io::Write;
 use std::sync::Arc;
 
 /// Runs the command: prints the identity on stdout.
 pub fn run(args: &WhoamiArgs, settings: &Settings, env: &Environment) -> Result<(), AppError> {
-    let identity = wiring::identity(settings, args.role_arn.as_deref(), env)?;
-    let sts_endpoint = wiring::sts_endpoint(settings, env)?;
-    let http_settings = wiring::http_settings(settings)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(AppError::Runtime)?;
-    let caller = runtime.block_on(async {
-        let client = http::build_client(&http_settings)?;
-        let chain = wiring::chain(&identity, client.clone(), sts_endpoint.clone(), env);
-        let credentials = chain.provide().await.map_err(AppError::Credentials)?;
-        tracing::debug!(access_key_id = %credentials.access_key_id, sts = credentials.security_token.is_some(), "resolved credentials");
-        StsClient::new(client, sts_endpoint, Arc::new(SystemClock))
-            .get_caller_identity(&credentials)
-            .await
-            .map_err(AppError::Sts)
-    })?;
+    let session = wiring::session(settings, args.role_arn.as_deref(), env)?;
+    let credentials = session.credentials()?;
+    let sts = StsClient::new(
+        session.client.clone(),
+        session.sts_endpoint.clone(),
+        Arc::new(SystemClock),
+    );
+    let caller = session
+        .runtime
+        .block_on(sts.get_caller_identity(&credentials))
+        .map_err(AppError::Sts)?;
     let text = match args.output.as_str() {
         "json" => json(&caller),
         _ => text(&caller),
