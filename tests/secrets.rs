@@ -155,3 +155,32 @@ async fn no_secret_on_any_stream_through_sts_and_whoami() {
     assert!(out.status.success(), "{}", stderr(&out));
     check("whoami", &out);
 }
+
+#[tokio::test]
+async fn get_kubeconfig_output_holds_no_key_material() {
+    let server = MockServer::start().await;
+    mount(&server, success(&in_hours(3)), 1).await;
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.bare();
+    cmd.env("ALIBABA_CLOUD_ACCESS_KEY_ID", AK_ID)
+        .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", AK_SECRET)
+        .env("ALIBABA_CLOUD_SECURITY_TOKEN", STS_TOKEN)
+        .args([
+            "get-kubeconfig",
+            "-c",
+            CLUSTER,
+            "--cs-endpoint",
+            &server.uri(),
+        ])
+        .args(["--log-level", "debug"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_clean("get-kubeconfig", &out);
+    let kubeconfig = stdout(&out);
+    assert!(kubeconfig.contains("exec:"), "{kubeconfig}");
+    assert!(
+        !kubeconfig.contains(&b64(CLIENT_KEY)) && !kubeconfig.contains(&key_body()),
+        "no embedded key"
+    );
+    assert!(!kubeconfig.contains("client-key-data"));
+}
