@@ -49,14 +49,14 @@ pub fn check_private(path: &Path, what: &'static str) -> Result<(), StoreError> 
                 });
             }
         };
-        let shown = match fs::canonicalize(path) {
-            Ok(real) if real != path => format!("{} (-> {})", path.display(), real.display()),
-            _ => path.display().to_string(),
-        };
         let me = rustix::process::geteuid().as_raw();
+        // Resolving symlinks for the message costs a syscall per path component: only on error.
         let refuse = |reason: String| StoreError {
             operation: "use",
-            location: shown.clone(),
+            location: match fs::canonicalize(path) {
+                Ok(real) if real != path => format!("{} (-> {})", path.display(), real.display()),
+                _ => path.display().to_string(),
+            },
             reason,
         };
         if meta.uid() != me && meta.uid() != 0 {
