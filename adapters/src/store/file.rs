@@ -169,23 +169,25 @@ pub struct FileEntry {
     pub expiration: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The entries of a cache directory; a missing directory has none.
+pub(crate) fn cache_dir_entries(dir: &Path) -> Result<Vec<fs::DirEntry>, StoreError> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(entries.flatten().collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(StoreError {
+            operation: "list the cache directory",
+            location: dir.display().to_string(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
 impl FileStore {
     /// Every cache file of the Go naming scheme in the directory (the keyring store's metadata
     /// files are not among them). A missing directory is an empty list.
     pub fn list(&self) -> Result<Vec<FileEntry>, StoreError> {
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(StoreError {
-                    operation: "list the cache directory",
-                    location: self.dir.display().to_string(),
-                    reason: e.to_string(),
-                });
-            }
-        };
         let mut out = Vec::new();
-        for entry in entries.flatten() {
+        for entry in cache_dir_entries(&self.dir)? {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(stem) = name.strip_suffix(".json") else {
                 continue;

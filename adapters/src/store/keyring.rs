@@ -1026,19 +1026,8 @@ impl KeyringStore {
     }
 
     fn scan(&self) -> Result<Vec<(PathBuf, Option<ListedEntry>)>, StoreError> {
-        let read = match fs::read_dir(&self.dir) {
-            Ok(read) => read,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(StoreError {
-                    operation: "list the cache directory",
-                    location: self.dir.display().to_string(),
-                    reason: e.to_string(),
-                });
-            }
-        };
         let mut found = Vec::new();
-        for entry in read.flatten() {
+        for entry in super::file::cache_dir_entries(&self.dir)? {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if !name.ends_with(METADATA_SUFFIX) || name.starts_with('.') {
