@@ -13,6 +13,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 ./scripts/install-kubectl.sh
 export KUBECTL_1_37="$PWD/.tools/kubectl-1.37/bin/kubectl"
 export KUBECTL_1_20="$PWD/.tools/kubectl-1.20/usr/bin/kubectl"
+export KUBECTL="$KUBECTL_1_37"   # the emulator's own kubectl check uses this one, not whatever is on PATH
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
