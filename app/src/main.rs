@@ -39,6 +39,13 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), AppError> {
     let env = Environment::from_process();
+    // Configuration and logging, once the command is known (get-credential has its own
+    // --credential-cache-dir layer).
+    let setup = |command: Option<&cli::GetCredentialArgs>| -> Result<config::Settings, AppError> {
+        let settings = config::load(&cli.global, command, env.get("HOME"))?;
+        init_logging(&settings, &env);
+        Ok(settings)
+    };
     match &cli.command {
         Command::CredentialPlugin(plugin) => match &plugin.command {
             None => {
@@ -50,31 +57,26 @@ fn run(cli: &Cli) -> Result<(), AppError> {
                 Ok(())
             }
             Some(PluginCommand::GetCredential(args)) => {
-                let settings = config::load(&cli.global, Some(args), env.get("HOME"))?;
-                init_logging(&settings, &env);
-                commands::get_credential::run(args, &settings, &env)
+                commands::get_credential::run(args, &setup(Some(args))?, &env)
             }
-            Some(PluginCommand::GetKubeconfig(args)) => get_kubeconfig(cli, args, &env),
-            Some(PluginCommand::Cache(args)) => {
-                let settings = config::load(&cli.global, None, env.get("HOME"))?;
-                init_logging(&settings, &env);
-                commands::cache::run(
-                    &args.command,
-                    args.credential_cache_dir.as_deref(),
-                    &settings,
-                    &env,
-                )
+            Some(PluginCommand::GetKubeconfig(args)) => {
+                commands::get_kubeconfig::run(args, &cli.global, &setup(None)?, &env)
             }
+            Some(PluginCommand::Cache(args)) => commands::cache::run(
+                &args.command,
+                args.credential_cache_dir.as_deref(),
+                &setup(None)?,
+                &env,
+            ),
             Some(PluginCommand::GetToken(args)) => {
-                let settings = config::load(&cli.global, None, env.get("HOME"))?;
-                init_logging(&settings, &env);
-                commands::get_token::run(args, &settings, &env)
+                commands::get_token::run(args, &setup(None)?, &env)
             }
         },
-        Command::GetKubeconfig(args) => get_kubeconfig(cli, args, &env),
+        Command::GetKubeconfig(args) => {
+            commands::get_kubeconfig::run(args, &cli.global, &setup(None)?, &env)
+        }
         Command::Keyring(args) => {
-            let settings = config::load(&cli.global, None, env.get("HOME"))?;
-            init_logging(&settings, &env);
+            setup(None)?;
             commands::keyring::run(&args.command)
         }
         Command::Completion(args) => {
@@ -88,23 +90,9 @@ fn run(cli: &Cli) -> Result<(), AppError> {
             Ok(())
         }
         Command::Auth(auth) => match &auth.command {
-            AuthCommand::Whoami(args) => {
-                let settings = config::load(&cli.global, None, env.get("HOME"))?;
-                init_logging(&settings, &env);
-                commands::whoami::run(args, &settings, &env)
-            }
+            AuthCommand::Whoami(args) => commands::whoami::run(args, &setup(None)?, &env),
         },
     }
-}
-
-fn get_kubeconfig(
-    cli: &Cli,
-    args: &cli::GetKubeconfigArgs,
-    env: &Environment,
-) -> Result<(), AppError> {
-    let settings = config::load(&cli.global, None, env.get("HOME"))?;
-    init_logging(&settings, env);
-    commands::get_kubeconfig::run(args, &cli.global, &settings, env)
 }
 
 fn init_logging(settings: &config::Settings, env: &Environment) {
