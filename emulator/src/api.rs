@@ -278,28 +278,13 @@ pub(crate) fn describe_cluster_user_kubeconfig(
     }
 
     // 6. Security token.
-    match header("x-acs-security-token") {
-        Some(token) if !key.tokens.iter().any(|t| t == token) => {
-            return Err(ApiError::new(
-                403,
-                "InvalidSecurityToken.MismatchWithAccessKey",
-                "The security token you provided does not match the access key id.",
-            ));
-        }
-        Some(_) => {}
-        None if key_id.starts_with("STS.") => {
-            return Err(ApiError::new(
-                400,
-                "MissingSecurityToken",
-                "SecurityToken is mandatory for this action: an STS AccessKey must be used with \
-                 its x-acs-security-token.",
-            ));
-        }
-        None => {}
-    }
-    if key.expires.is_some_and(|expires| now >= expires) {
-        return Err(expired_token());
-    }
+    check_security_token(
+        &key,
+        key_id,
+        header("x-acs-security-token"),
+        "its x-acs-security-token",
+        now,
+    )?;
 
     // 7. Cluster.
     let cluster_id = roa::percent_decode(cluster_segment);
@@ -380,6 +365,40 @@ pub(crate) fn describe_cluster_user_kubeconfig(
 }
 
 /// A temporary key used after its `Expiration`.
+/// The security token rules both APIs share: a presented token must be one registered with the
+/// key, an `STS.` key must present one, and a temporary key must not have expired.
+pub(crate) fn check_security_token(
+    key: &crate::state::KeyEntry,
+    key_id: &str,
+    presented: Option<&str>,
+    where_sent: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    match presented {
+        Some(token) if !key.tokens.iter().any(|t| t == token) => {
+            return Err(ApiError::new(
+                403,
+                "InvalidSecurityToken.MismatchWithAccessKey",
+                "The security token you provided does not match the access key id.",
+            ));
+        }
+        None if key_id.starts_with("STS.") => {
+            return Err(ApiError::new(
+                400,
+                "MissingSecurityToken",
+                format!(
+                    "SecurityToken is mandatory for this action: an STS AccessKey must be used with {where_sent}."
+                ),
+            ));
+        }
+        _ => {}
+    }
+    if key.expires.is_some_and(|expires| now >= expires) {
+        return Err(expired_token());
+    }
+    Ok(())
+}
+
 pub(crate) fn expired_token() -> ApiError {
     ApiError::new(
         400,

@@ -33,7 +33,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 
-use crate::api::{ApiError, MAX_CLOCK_SKEW, expired_token};
+use crate::api::{ApiError, MAX_CLOCK_SKEW, check_security_token};
 use crate::identity::{self, AssumedRole, Principal};
 use crate::state::State;
 use crate::sts_rpc;
@@ -240,27 +240,13 @@ pub(crate) fn handle(
     }
 
     // 7. Security token.
-    match param("SecurityToken") {
-        Some(token) if !key.tokens.iter().any(|t| t == token) => {
-            return Err(ApiError::new(
-                403,
-                "InvalidSecurityToken.MismatchWithAccessKey",
-                "The security token you provided does not match the access key id.",
-            ));
-        }
-        Some(_) => {}
-        None if key_id.starts_with("STS.") => {
-            return Err(ApiError::new(
-                400,
-                "MissingSecurityToken",
-                "SecurityToken is mandatory for this action: an STS AccessKey must be used with its SecurityToken.",
-            ));
-        }
-        None => {}
-    }
-    if key.expires.is_some_and(|expires| now >= expires) {
-        return Err(expired_token());
-    }
+    check_security_token(
+        &key,
+        key_id,
+        param("SecurityToken"),
+        "its SecurityToken",
+        now,
+    )?;
 
     // 8. The action.
     let body = match action {
