@@ -18,47 +18,61 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags accepted before or after any subcommand.
-#[derive(Debug, Default, Args)]
+/// Flags accepted before or after any subcommand. Serialised (given flags only) as the
+/// top layer of the configuration; field names are the config keys.
+#[derive(Debug, Default, Args, serde::Serialize)]
 pub struct GlobalArgs {
     /// Region of the cluster; selects cs.<region>.aliyuncs.com [env: ACK_RAM_TOOL_REGION_ID]
     #[arg(long, global = true, value_name = "REGION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub region_id: Option<String>,
     /// aliyun CLI config.json (ends in .json) or INI credentials file [env: ACK_RAM_TOOL_PROFILE_FILE]
     #[arg(long, global = true, value_name = "PATH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profile_file: Option<String>,
     /// Profile to use in the aliyun CLI config [env: ACK_RAM_TOOL_PROFILE_NAME]
     #[arg(long, global = true, value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profile_name: Option<String>,
     /// Skip credentials from environment variables [env: ACK_RAM_TOOL_IGNORE_ENV_CREDENTIALS]
     #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ignore_env_credentials: Option<bool>,
     /// Skip ~/.aliyun/config.json [env: ACK_RAM_TOOL_IGNORE_ALIYUN_CLI_CREDENTIALS]
     #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ignore_aliyun_cli_credentials: Option<bool>,
     /// auto (the credential chain) or imds / ecs-role [env: ACK_RAM_TOOL_CREDENTIAL_TYPE]
     #[arg(long, global = true, value_name = "TYPE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_type: Option<String>,
     /// STS endpoint: host[:port] or URL [env: ACK_RAM_TOOL_STS_ENDPOINT]
     #[arg(long, global = true, value_name = "ENDPOINT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sts_endpoint: Option<String>,
     /// ACK (CS) OpenAPI endpoint: host[:port] (HTTPS) or an https:// or http:// URL [env: ACK_RAM_TOOL_CS_ENDPOINT, CS_ENDPOINT]
     #[arg(long, global = true, value_name = "ENDPOINT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cs_endpoint: Option<String>,
     /// RAM endpoint (accepted for compatibility; unused by these commands) [env: ACK_RAM_TOOL_RAM_ENDPOINT]
     #[arg(long, global = true, value_name = "ENDPOINT", hide = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ram_endpoint: Option<String>,
     /// debug, info, warn or error [env: ACK_RAM_TOOL_LOG_LEVEL]
     #[arg(long, global = true, value_name = "LEVEL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
     /// Same as --log-level debug [env: ACK_RAM_TOOL_VERBOSE]
     #[arg(short = 'v', long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub verbose: Option<bool>,
     /// Where certificates are cached: file (the Go tool's files), keyring (OS keychain), auto (keyring when one answers, else file), none [env: ACK_RAM_TOOL_CACHE_STORE]
     #[arg(long, global = true, value_name = "STORE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_store: Option<String>,
     /// Answer yes to prompts (accepted for compatibility; these commands never prompt)
     #[arg(short = 'y', long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL", hide = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub assume_yes: Option<bool>,
 }
 

@@ -99,39 +99,6 @@ impl Default for Settings {
     }
 }
 
-/// Flag values that override everything else (only those given on the command line).
-#[derive(Debug, Default, Serialize)]
-struct FlagOverrides<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    region_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    profile_file: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    profile_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ignore_env_credentials: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ignore_aliyun_cli_credentials: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    credential_type: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sts_endpoint: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cs_endpoint: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ram_endpoint: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    log_level: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    verbose: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    assume_yes: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    credential_cache_dir: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cache_store: Option<&'a str>,
-}
-
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -190,24 +157,12 @@ pub fn load(
             Env::prefixed("ACK_RAM_TOOL_").only(ENV_KEYS),
             "ACK_RAM_TOOL_",
         ));
-    let flags = FlagOverrides {
-        region_id: global.region_id.as_deref(),
-        profile_file: global.profile_file.as_deref(),
-        profile_name: global.profile_name.as_deref(),
-        ignore_env_credentials: global.ignore_env_credentials,
-        ignore_aliyun_cli_credentials: global.ignore_aliyun_cli_credentials,
-        credential_type: global.credential_type.as_deref(),
-        sts_endpoint: global.sts_endpoint.as_deref(),
-        cs_endpoint: global.cs_endpoint.as_deref(),
-        ram_endpoint: global.ram_endpoint.as_deref(),
-        log_level: global.log_level.as_deref(),
-        verbose: global.verbose,
-        assume_yes: global.assume_yes,
-        credential_cache_dir: command.and_then(|c| c.credential_cache_dir.as_deref()),
-        cache_store: global.cache_store.as_deref(),
-    };
+    // Flags win; the global flags serialise only the ones given (`None` is skipped).
+    figment = figment.merge(Serialized::defaults(global));
+    if let Some(dir) = command.and_then(|c| c.credential_cache_dir.as_deref()) {
+        figment = figment.merge(Serialized::default("credential_cache_dir", dir));
+    }
     figment
-        .merge(Serialized::defaults(flags))
         .extract()
         .map_err(|e| ConfigError::Invalid(render_figment_error(e)))
 }
@@ -278,9 +233,9 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         let figment = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file_exact(&path))
-            .merge(Serialized::defaults(FlagOverrides {
-                region_id: Some("cn-shanghai"),
-                ..FlagOverrides::default()
+            .merge(Serialized::defaults(GlobalArgs {
+                region_id: Some("cn-shanghai".into()),
+                ..GlobalArgs::default()
             }));
         let s: Settings = figment.extract().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.region_id.as_deref(), Some("cn-shanghai"));
