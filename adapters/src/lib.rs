@@ -16,6 +16,7 @@
 //! [`Clock`]: ack_ram_domain::ports::Clock
 
 pub mod ack;
+pub mod api_error;
 pub mod clock;
 pub mod env;
 pub mod http;

@@ -3,7 +3,7 @@
 
 use super::kubeconfig::extract_client_credential;
 use super::roa::{self, SignableRequest};
-use crate::http::{BodyError, Endpoint, error_chain, read_answer};
+use crate::http::{Answer, BodyError, Endpoint, error_chain, read_answer};
 use ack_ram_domain::ports::{
     ApiErrorDetails, Clock, ClusterCredentialIssuer, IssueError, IssueRequest,
 };
@@ -141,10 +141,8 @@ impl AckClient {
         );
         if !(200..300).contains(&answer.status) {
             return Err(IssueError::Api(api_error(
-                answer.status,
-                &answer.body,
-                &answer.content_type,
-                answer.header_request_id,
+                &answer,
+                &crate::api_error::secrets_of(credentials),
             )));
         }
         Ok(answer.body)
@@ -256,37 +254,9 @@ fn check_private_key_pem(pem_text: &str) -> Result<(), String> {
     }
 }
 
-/// Reads the error fields Alibaba Cloud APIs use, in either spelling.
-fn api_error(
-    status: u16,
-    body: &[u8],
-    content_type: &str,
-    header_request_id: Option<String>,
-) -> ApiErrorDetails {
-    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    let field = |names: &[&str]| -> Option<String> {
-        let object = json.as_ref()?.as_object()?;
-        names.iter().find_map(|n| match object.get(*n)? {
-            serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-    };
-    let message = field(&["Message", "message"]).or_else(|| {
-        json.is_none().then(|| {
-            format!(
-                "the error body is not JSON ({content_type}, {} bytes); a proxy or gateway may have answered instead of the ACK API",
-                body.len()
-            )
-        })
-    });
-    ApiErrorDetails {
-        action: ACTION.to_owned(),
-        status,
-        code: field(&["Code", "code"]),
-        message,
-        request_id: field(&["RequestId", "requestId", "requestid"]).or(header_request_id),
-    }
+/// Reads an ACK error answer, scrubbed of the request's secrets.
+fn api_error(answer: &Answer, secrets: &[&str]) -> ApiErrorDetails {
+    crate::api_error::from_answer(ACTION, "the ACK API", answer, secrets)
 }
 
 fn hex_nonce() -> String {
@@ -298,13 +268,25 @@ fn hex_nonce() -> String {
 mod tests {
     use super::*;
 
+    fn answer(status: u16, body: &[u8], content_type: &str, request_id: Option<String>) -> Answer {
+        Answer {
+            status,
+            content_type: content_type.to_owned(),
+            header_request_id: request_id,
+            body: body.to_vec(),
+        }
+    }
+
     #[test]
     fn error_fields_in_both_spellings() {
         let e = api_error(
-            404,
-            br#"{"code":"ErrorClusterNotFound","message":"cluster c1 not found","requestId":"R-1","status":404}"#,
-            "application/json",
-            None,
+            &answer(
+                404,
+                br#"{"code":"ErrorClusterNotFound","message":"cluster c1 not found","requestId":"R-1","status":404}"#,
+                "application/json",
+                None,
+            ),
+            &[],
         );
         assert_eq!(e.code.as_deref(), Some("ErrorClusterNotFound"));
         assert_eq!(e.request_id.as_deref(), Some("R-1"));
@@ -313,10 +295,13 @@ mod tests {
             "DescribeClusterUserKubeconfig answered HTTP 404 ErrorClusterNotFound: cluster c1 not found (RequestId R-1)"
         );
         let e = api_error(
-            403,
-            br#"{"Code":"Forbidden.RAM","Message":"denied","RequestId":"R-2"}"#,
-            "",
-            None,
+            &answer(
+                403,
+                br#"{"Code":"Forbidden.RAM","Message":"denied","RequestId":"R-2"}"#,
+                "",
+                None,
+            ),
+            &[],
         );
         assert_eq!(
             (e.code.as_deref(), e.request_id.as_deref()),
@@ -327,15 +312,36 @@ mod tests {
     #[test]
     fn non_json_errors_are_summarised_not_dumped() {
         let e = api_error(
-            502,
-            b"<html>secret-looking gateway page</html>",
-            "text/html",
-            Some("H-1".into()),
+            &answer(
+                502,
+                b"<html>secret-looking gateway page</html>",
+                "text/html",
+                Some("H-1".into()),
+            ),
+            &[],
         );
         let shown = e.to_string();
         assert!(shown.contains("not JSON (text/html, 40 bytes)"), "{shown}");
         assert!(!shown.contains("gateway page"));
         assert_eq!(e.request_id.as_deref(), Some("H-1"));
+    }
+
+    #[test]
+    fn an_echoed_security_token_is_masked() {
+        let body = serde_json::json!({
+            "code": "SignatureDoesNotMatch",
+            "message": "Specified signature is not matched with our calculation. server string to sign is:GET\\n...x-acs-security-token:CAIS/tok+en==",
+            "requestId": "R",
+        });
+        let e = api_error(
+            &answer(400, body.to_string().as_bytes(), "application/json", None),
+            &["sekret", "CAIS/tok+en=="],
+        );
+        let shown = e.to_string();
+        assert!(
+            !shown.contains("CAIS") && shown.contains("(string to sign omitted)"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! answer is reported with its code, message and RequestId instead of "unexpected body".
 
 use super::rpc;
+use crate::api_error::secrets_of;
 use crate::http::{Answer, BodyError, Endpoint, error_chain, read_answer};
 use ack_ram_domain::ports::{ApiErrorDetails, Clock, ProviderError};
 use ack_ram_domain::{AccessCredentials, Secret};
@@ -17,8 +18,6 @@ use std::sync::Arc;
 pub const API_VERSION: &str = "2015-04-01";
 /// Largest answer read from STS; a credential answer is about 2 KiB.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
-/// Longest API error message kept (STS messages are one sentence; anything longer is noise).
-const MAX_MESSAGE_CHARS: usize = 400;
 
 const ASSUME_ROLE: &str = "AssumeRole";
 const ASSUME_ROLE_WITH_OIDC: &str = "AssumeRoleWithOIDC";
@@ -335,15 +334,6 @@ fn sign_params(mut params: Vec<(String, String)>, credentials: &AccessCredential
     rpc::canonicalized_query(&params)
 }
 
-/// The values to mask in anything STS says back (read only to compare, never shown).
-fn secrets_of(credentials: &AccessCredentials) -> Vec<&str> {
-    let mut secrets = vec![credentials.access_key_secret.expose()];
-    if let Some(token) = &credentials.security_token {
-        secrets.push(token.expose());
-    }
-    secrets
-}
-
 /// Turns an error status into [`StsError::Api`] and a success body into JSON.
 fn check(action: &'static str, answer: Answer, secrets: &[&str]) -> Result<Value, StsError> {
     if !(200..300).contains(&answer.status) {
@@ -368,62 +358,9 @@ fn text(object: &Value, name: &str) -> Option<String> {
     }
 }
 
-/// Reads the error fields STS uses (`Code`/`Message`/`RequestId`, or the camelCase spellings).
+/// Reads the error fields of an STS error answer, scrubbed of `secrets`.
 fn api_error(action: &'static str, answer: &Answer, secrets: &[&str]) -> ApiErrorDetails {
-    let json: Option<Value> = serde_json::from_slice(&answer.body)
-        .ok()
-        .filter(Value::is_object);
-    let field = |names: &[&str]| -> Option<String> {
-        let object = json.as_ref()?;
-        names
-            .iter()
-            .find_map(|n| text(object, n))
-            .map(|v| scrub(&v, secrets))
-    };
-    let message = field(&["Message", "message"]).or_else(|| {
-        json.is_none().then(|| {
-            format!(
-                "the error body is not JSON ({}, {} bytes); a proxy or gateway may have answered instead of STS",
-                answer.content_type,
-                answer.body.len()
-            )
-        })
-    });
-    ApiErrorDetails {
-        action: action.to_owned(),
-        status: answer.status,
-        code: field(&["Code", "code"]),
-        message,
-        request_id: field(&["RequestId", "requestId"]).or_else(|| answer.header_request_id.clone()),
-    }
-}
-
-/// Makes an API-provided text safe to show: drops the echoed string to sign (which carries
-/// every parameter, the security token included), masks any secret in any encoding, and keeps
-/// it short.
-fn scrub(text: &str, secrets: &[&str]) -> String {
-    let lower = text.to_ascii_lowercase();
-    let mut out = match lower.find("string to sign") {
-        Some(at) => format!("{}(string to sign omitted)", &text[..at]),
-        None => text.to_owned(),
-    };
-    // Each secret as given and trimmed (a token file's newline is not echoed back), raw and
-    // percent-encoded once or twice (as inside an echoed string to sign).
-    let trimmed = secrets.iter().map(|s| s.trim());
-    for secret in secrets.iter().copied().chain(trimmed) {
-        if secret.is_empty() {
-            continue;
-        }
-        let once = rpc::percent_encode(secret);
-        let twice = rpc::percent_encode(&once);
-        for form in [twice, once, secret.to_owned()] {
-            out = out.replace(&form, "***");
-        }
-    }
-    if out.chars().count() > MAX_MESSAGE_CHARS {
-        out = out.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "...";
-    }
-    out
+    crate::api_error::from_answer(action, "STS", answer, secrets)
 }
 
 fn request_id_suffix(json: &Value) -> String {
@@ -494,6 +431,7 @@ fn hex_nonce() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api_error::scrub;
 
     fn answer(status: u16, body: &str, content_type: &str) -> Answer {
         Answer {
