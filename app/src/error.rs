@@ -46,10 +46,36 @@ pub enum AppError {
     Environment(String),
 }
 
+/// The longest text any one value inside a message may take on a terminal; the rest is cut.
+/// A hostile answer can make a parser error quote megabytes of its input.
+const MAX_RENDERED_CHARS: usize = 2000;
+
+/// Makes text safe to print on a terminal: control characters (an escape sequence from a
+/// hostile answer could rewrite the screen) are shown escaped, except newlines and tabs, and
+/// the text is cut to [`MAX_RENDERED_CHARS`] characters, saying how much was left out.
+pub fn terminal_safe(text: &str) -> String {
+    let total = text.chars().count();
+    let mut out = String::with_capacity(text.len().min(MAX_RENDERED_CHARS * 2));
+    for c in text.chars().take(MAX_RENDERED_CHARS) {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if total > MAX_RENDERED_CHARS {
+        out.push_str(&format!(
+            "... ({} more characters left out)",
+            total - MAX_RENDERED_CHARS
+        ));
+    }
+    out
+}
+
 impl AppError {
-    /// The paragraph printed on stderr.
+    /// The paragraph printed on stderr, safe for a terminal.
     pub fn render(&self) -> String {
-        let mut text = format!("error: {self}");
+        let mut text = format!("error: {}", terminal_safe(&self.to_string()));
         if let Some(hint) = self.hint() {
             if !text.ends_with('.') {
                 text.push('.');
@@ -72,6 +98,9 @@ impl AppError {
                     "Check the network path to the ACK API (HTTPS_PROXY / NO_PROXY, firewall), the region (--region-id) or --cs-endpoint, then retry.".into(),
                 ),
                 GetCredentialError::Lock(_) => None,
+                GetCredentialError::Issue(IssueError::Redirected { .. }) => Some(
+                    "Point --cs-endpoint (or --region-id) at the ACK OpenAPI itself; a proxy or gateway that redirects is not trusted with signed requests.".into(),
+                ),
                 GetCredentialError::Issue(IssueError::InvalidResponse(_)) => Some(
                     "This is not an answer the ACK API gives; check that --cs-endpoint points at the ACK OpenAPI and not at a proxy or another service.".into(),
                 ),
@@ -137,5 +166,19 @@ mod tests {
             "error: could not get a client certificate for cluster c1: DescribeClusterUserKubeconfig answered HTTP 403 Forbidden.RAM: You are not authorized (RequestId R-1). Grant this identity the RAM permission cs:DescribeClusterUserKubeconfig on the cluster (and check the cluster's RBAC), or use another identity."
         );
         assert!(!err.render().contains('\n'));
+    }
+
+    #[test]
+    fn rendered_errors_are_terminal_safe_and_bounded() {
+        let err = AppError::InvalidInput {
+            flag: "--x",
+            message: format!("\u{1b}[2J{}\u{7f}", "a".repeat(10_000)),
+        };
+        let text = err.render();
+        assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+        assert!(text.contains("\\u{1b}[2J"), "{text:?}");
+        assert!(text.chars().count() < 2300, "{}", text.len());
+        assert!(text.contains("more characters left out"), "{text:?}");
+        assert_eq!(terminal_safe("line\n\tnext"), "line\n\tnext");
     }
 }

@@ -14,5 +14,5 @@ pub mod service;
 
 pub use model::{
     AccessCredentials, ApiVersion, CacheKey, CertificateLifetime, ClusterCredential, ClusterId,
-    ExecCredential, IdentityInputs, Secret,
+    ExecCredential, IdentityInputs, RegionId, Secret,
 };

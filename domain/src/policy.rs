@@ -44,11 +44,83 @@ pub fn assess(
     }
 }
 
+/// How long before its expiry an upstream credential (from a credentials URI, the ECS metadata
+/// service or a credential process) stops being used: clocks drift, and a request signed with
+/// a credential that expires on the way fails on the server anyway.
+pub const UPSTREAM_EXPIRY_MARGIN: Duration = Duration::minutes(1);
+
+/// Whether credentials that expire at `expiration` may still be sent at `now`: `Err` with how
+/// long ago (or how soon) they expire when they are within [`UPSTREAM_EXPIRY_MARGIN`] of it.
+/// Credentials without an expiration (long-lived AccessKeys) are always usable.
+pub fn upstream_usable(
+    expiration: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), UpstreamExpired> {
+    match expiration {
+        Some(at) if at - now <= UPSTREAM_EXPIRY_MARGIN => Err(UpstreamExpired {
+            expiration: at,
+            now,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Upstream credentials that are expired or about to expire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe_expired(.expiration, .now))]
+pub struct UpstreamExpired {
+    /// When they expire.
+    pub expiration: DateTime<Utc>,
+    /// The time they were judged at.
+    pub now: DateTime<Utc>,
+}
+
+fn describe_expired(expiration: &DateTime<Utc>, now: &DateTime<Utc>) -> String {
+    let at = expiration.format("%Y-%m-%dT%H:%M:%SZ");
+    let left = *expiration - *now;
+    if left <= Duration::zero() {
+        format!(
+            "the credentials it returned expired at {at}, {}s ago; they were not used",
+            (-left).num_seconds()
+        )
+    } else {
+        format!(
+            "the credentials it returned expire at {at}, in {}s, too soon to use (less than {}s); they were not used",
+            left.num_seconds(),
+            UPSTREAM_EXPIRY_MARGIN.num_seconds()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::lifetime_for_tests as lt;
     use proptest::prelude::*;
+
+    #[test]
+    fn upstream_credentials_near_or_past_expiry_are_refused() {
+        let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        assert_eq!(upstream_usable(None, now), Ok(()));
+        assert_eq!(
+            upstream_usable(Some(now + Duration::minutes(5)), now),
+            Ok(())
+        );
+        let past = upstream_usable(Some(now - Duration::seconds(30)), now)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            past.contains("expired at") && past.contains("30s ago"),
+            "{past}"
+        );
+        let soon = upstream_usable(Some(now + Duration::seconds(20)), now)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(soon.contains("in 20s, too soon"), "{soon}");
+        assert!(upstream_usable(Some(now + UPSTREAM_EXPIRY_MARGIN), now).is_err());
+    }
 
     #[test]
     fn windows_match_the_reference() {

@@ -97,6 +97,19 @@ pub enum IssueError {
         /// What happened.
         message: String,
     },
+    /// The endpoint answered with a redirect, which is never followed (the request carries a
+    /// signature and maybe a security token, which must not go to another host).
+    #[error(
+        "{endpoint} answered HTTP {status} redirecting to {location_host}; the redirect was not followed and nothing was resent"
+    )]
+    Redirected {
+        /// The endpoint that was called.
+        endpoint: String,
+        /// The 3xx status.
+        status: u16,
+        /// The host `Location` pointed at.
+        location_host: String,
+    },
     /// The API answered 2xx with something that is not a usable certificate.
     #[error("the ACK API returned an unusable answer: {0}")]
     InvalidResponse(String),

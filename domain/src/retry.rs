@@ -46,7 +46,7 @@ pub fn is_transient(error: &IssueError) -> bool {
                     .as_deref()
                     .is_some_and(|c| c.starts_with("Throttling"))
         }
-        IssueError::InvalidResponse(_) => false,
+        IssueError::InvalidResponse(_) | IssueError::Redirected { .. } => false,
     }
 }
 
@@ -99,6 +99,11 @@ mod tests {
         assert!(!is_transient(&api(400, "SignatureDoesNotMatch")));
         assert!(!is_transient(&api(404, "ErrorClusterNotFound")));
         assert!(!is_transient(&IssueError::InvalidResponse("x".into())));
+        assert!(!is_transient(&IssueError::Redirected {
+            endpoint: "https://cs.example".into(),
+            status: 307,
+            location_host: "attacker.example".into(),
+        }));
     }
 
     #[test]

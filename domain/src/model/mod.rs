@@ -7,6 +7,7 @@ mod cluster_id;
 mod credentials;
 mod exec_credential;
 mod lifetime;
+mod region_id;
 mod secret;
 
 pub use api_version::{ApiVersion, ApiVersionError};
@@ -15,6 +16,7 @@ pub use cluster_id::{ClusterId, ClusterIdError};
 pub use credentials::{AccessCredentials, ClusterCredential};
 pub use exec_credential::{CachedCredentialError, ExecCredential};
 pub use lifetime::{CertificateLifetime, LifetimeError};
+pub use region_id::{RegionId, RegionIdError};
 pub use secret::Secret;
 
 /// Shorthand for tests across the crate.
