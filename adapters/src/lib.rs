@@ -23,6 +23,7 @@ pub mod http;
 pub mod kubeconfig;
 pub mod percent;
 pub mod retry;
+pub mod scrub;
 pub mod sources;
 pub mod store;
 pub mod sts;
