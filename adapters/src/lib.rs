@@ -22,6 +22,7 @@ pub mod env;
 pub mod http;
 pub mod kubeconfig;
 pub mod percent;
+pub mod proxy;
 pub mod retry;
 pub mod scrub;
 pub mod sources;
