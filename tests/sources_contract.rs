@@ -2,9 +2,8 @@
 //! URI against wiremock (the requests they send, how they read every kind of answer, how fast
 //! they give up), and the external credential process against small shell scripts.
 //!
-//! That IMDS never uses a proxy is checked for real in a child process (the proxy variables are
-//! process-wide, so they cannot be set in a test that shares the process with others): the
-//! child runs `imds_child_with_proxy_variables`, which is ignored in a normal run.
+//! Proxies come from the environment snapshot, so that IMDS never uses one is checked in-process
+//! against a snapshot with every proxy variable set.
 
 mod support;
 
@@ -452,26 +451,9 @@ mod imds {
         );
     }
 
-    /// Runs in a child process started by `imds_never_uses_a_proxy`, with the proxy variables
-    /// set; does nothing in a normal run.
-    #[tokio::test]
-    #[ignore = "run by imds_never_uses_a_proxy in a child process"]
-    async fn imds_child_with_proxy_variables() {
-        let Ok(endpoint) = std::env::var("SOURCES_CONTRACT_IMDS_ENDPOINT") else {
-            return;
-        };
-        // Control: an ordinary client does go through the proxy.
-        let http = build_client(&HttpSettings::new("control")).unwrap_or_else(|e| panic!("{e}"));
-        let _ = http.get(format!("{endpoint}/control")).send().await;
-        // IMDS does not.
-        let p = provider(ImdsConfig {
-            endpoint,
-            role_name: Some("r".into()),
-            ..ImdsConfig::default()
-        });
-        assert_eq!(p.provide().await, Ok(expected_sts()));
-    }
-
+    /// Proxies come from the environment snapshot, never from the process: a client built
+    /// from a snapshot with proxy variables sends a remote request to the proxy, while the
+    /// metadata client, configured from the same snapshot, never has a proxy at all.
     #[tokio::test]
     async fn imds_never_uses_a_proxy() {
         let imds = MockServer::start().await;
@@ -481,31 +463,26 @@ mod imds {
             .await;
         mount_role_and_credentials(&imds, "r").await;
         let proxy = MockServer::start().await;
+        let env: Environment = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+            .into_iter()
+            .map(|name| (name, proxy.uri()))
+            .collect();
 
-        let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
-        let output = std::process::Command::new(exe)
-            .args([
-                "imds::imds_child_with_proxy_variables",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("SOURCES_CONTRACT_IMDS_ENDPOINT", imds.uri())
-            .env("HTTP_PROXY", proxy.uri())
-            .env("http_proxy", proxy.uri())
-            .env("ALL_PROXY", proxy.uri())
-            .env("all_proxy", proxy.uri())
-            .env_remove("NO_PROXY")
-            .env_remove("no_proxy")
-            .output()
+        // Control: an ordinary client from that snapshot does go through the proxy.
+        let http = build_client(&HttpSettings::new("control").with_proxy_from(&env))
             .unwrap_or_else(|e| panic!("{e}"));
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains("1 passed"),
-            "child failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let _ = http
+            .get("http://imds-control.example.test/control")
+            .send()
+            .await;
+        // IMDS does not.
+        let p = provider(ImdsConfig {
+            endpoint: imds.uri(),
+            role_name: Some("r".into()),
+            ..ImdsConfig::from_env(&env, None)
+        });
+        assert_eq!(p.provide().await, Ok(expected_sts()));
+
         let through_proxy: Vec<String> = requests(&proxy)
             .await
             .iter()
@@ -517,10 +494,8 @@ mod imds {
             "only the control request may reach the proxy"
         );
         assert!(
-            requests(&imds)
-                .await
-                .iter()
-                .all(|r| r.url.path() != "/control")
+            !requests(&imds).await.is_empty(),
+            "IMDS was reached directly"
         );
     }
 }
@@ -931,6 +906,92 @@ mod process {
         );
     }
 
+    /// Whether a process is still running (a zombie waiting to be reaped is not: in a container
+    /// nobody may ever reap it).
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            // The state follows the command name, which is in parentheses.
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+        })
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_the_whole_process_tree() {
+        let s = Scripts::new();
+        let pid_file = s.path().join("grandchild.pid");
+        let script = s.write(
+            "tree.sh",
+            &format!("sleep 30 &\necho $! > '{}'\nwait\n", pid_file.display()),
+        );
+        let m = failure(
+            run(
+                &format!("/bin/sh {}", quoted(&script)),
+                &env(&[]),
+                Duration::from_millis(500),
+            )
+            .await,
+        );
+        assert!(m.contains("was killed"), "{m}");
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(pid), "the grandchild {pid} outlived the timeout");
+    }
+
+    #[tokio::test]
+    async fn relative_path_entries_are_never_searched() {
+        let s = Scripts::new();
+        std::os::unix::fs::symlink("/bin/sh", s.path().join("planted-helper"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The scripts directory, written relative to the current directory.
+        let cwd = std::env::current_dir().unwrap_or_else(|e| panic!("{e}"));
+        let up = "../".repeat(cwd.components().count().saturating_sub(1));
+        let relative = format!(
+            "{up}{}",
+            s.path().display().to_string().trim_start_matches('/')
+        );
+        assert!(
+            Path::new(&relative).join("planted-helper").exists(),
+            "{relative}"
+        );
+        for path in [
+            relative.clone(),
+            format!(":{relative}"),
+            format!(".:{relative}:"),
+        ] {
+            let m = failure(
+                run(
+                    "planted-helper -c 'echo {}'",
+                    &[("PATH", path.as_str())].into_iter().collect(),
+                    Duration::from_secs(5),
+                )
+                .await,
+            );
+            assert!(
+                m.contains("was not found in the absolute directories of PATH"),
+                "{path}: {m}"
+            );
+        }
+        // The same directory, absolute, is searched: the planted program runs (and fails).
+        let absolute = s.path().display().to_string();
+        let m = failure(
+            run(
+                "planted-helper -c 'exit 3'",
+                &[("PATH", absolute.as_str())].into_iter().collect(),
+                Duration::from_secs(5),
+            )
+            .await,
+        );
+        assert!(m.contains("failed (exit status: 3)"), "{m}");
+    }
+
     #[tokio::test]
     async fn garbage_and_empty_stdout_are_refused_by_size() {
         let s = Scripts::new();
@@ -997,7 +1058,10 @@ mod process {
             )
             .await,
         );
-        assert_eq!(m, "`no-such-credential-helper` was not found on PATH");
+        assert_eq!(
+            m,
+            "`no-such-credential-helper` was not found in the absolute directories of PATH (relative entries such as `.` are never searched)"
+        );
 
         let m = failure(run("/nonexistent/dir/helper", &env(&[]), Duration::from_secs(1)).await);
         assert!(m.contains("`helper` is not an executable file"), "{m}");

@@ -907,7 +907,10 @@ fn resolved(
     vpc: bool,
     scheme: Option<&str>,
 ) -> String {
-    resolve_endpoint(explicit, region, vpc, scheme)
+    let region = region
+        .filter(|r| !r.is_empty())
+        .map(|r| ack_ram_domain::RegionId::parse(r).unwrap_or_else(|e| panic!("{e}")));
+    resolve_endpoint(explicit, region.as_ref(), vpc, scheme)
         .map(|e| e.to_string())
         .unwrap_or_else(|e| format!("error: {e}"))
 }

@@ -6,8 +6,17 @@
 use std::collections::BTreeMap;
 
 /// Environment variables, as the process saw them at start-up (non-UTF-8 values are dropped).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// `Debug` lists the names only: any value may be a secret.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Environment(BTreeMap<String, String>);
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Environment")
+            .field(&self.0.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
 
 impl Environment {
     /// The current process environment.
@@ -56,6 +65,16 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Environment {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        let env: Environment = [("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "canary-7f3a")]
+            .into_iter()
+            .collect();
+        let shown = format!("{env:?}");
+        assert!(!shown.contains("canary-7f3a"), "{shown}");
+        assert!(shown.contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"), "{shown}");
+    }
 
     #[test]
     fn empty_values_count_as_unset() {

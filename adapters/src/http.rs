@@ -5,7 +5,14 @@
 //! variables (`HTTPS_PROXY`, `NO_PROXY`, ...), a connect timeout and an overall timeout so a
 //! stalled server can never hang kubectl, and a bounded response size. Roots are loaded once per
 //! client, and a client is built only when a request is actually needed (never on a cache hit).
+//!
+//! Every request carries a signature, a token or a secret, so no client follows a redirect: a
+//! 3xx is an error naming the status and the host it pointed at, nothing is resent, and no
+//! `Referer` (which would carry a signed query) is ever sent.
 
+use crate::env::Environment;
+use crate::proxy::{ProxyError, ProxyPolicy};
+use ack_ram_domain::RegionId;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -22,20 +29,32 @@ pub struct HttpSettings {
     pub timeout: Duration,
     /// The `User-Agent` header.
     pub user_agent: String,
-    /// Honour `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY`. Off for the ECS metadata
-    /// service, which is link-local and must never be sent through a proxy.
-    pub use_proxy: bool,
+    /// Which proxy each request goes through ([`ProxyPolicy::from_env`]), or why the proxy
+    /// variables are unusable: then no client is built at all (fail closed, never a silent
+    /// direct connection). [`ProxyPolicy::none`] for the ECS metadata service, which is
+    /// link-local and must never be sent through a proxy.
+    pub proxy: Result<ProxyPolicy, ProxyError>,
 }
 
 impl HttpSettings {
-    /// Defaults sized for an interactive kubectl user: fail within seconds, not minutes.
+    /// Defaults sized for an interactive kubectl user: fail within seconds, not minutes. No
+    /// proxy until [`HttpSettings::with_proxy_from`] says otherwise.
     pub fn new(user_agent: impl Into<String>) -> Self {
         Self {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
             user_agent: user_agent.into(),
-            use_proxy: true,
+            proxy: Ok(ProxyPolicy::none()),
         }
+    }
+}
+
+impl HttpSettings {
+    /// Takes the proxy rules from the environment snapshot (checked now, reported when a
+    /// client is built).
+    pub fn with_proxy_from(mut self, env: &Environment) -> Self {
+        self.proxy = ProxyPolicy::from_env(env);
+        self
     }
 }
 
@@ -48,6 +67,8 @@ pub enum HttpError {
     Tls(String),
     #[error("could not build the HTTP client: {0}")]
     Client(String),
+    #[error("{0}; nothing was sent")]
+    Proxy(#[from] ProxyError),
 }
 
 /// Builds an HTTP client with the project's TLS, proxy and timeout rules.
@@ -79,11 +100,25 @@ pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, HttpErro
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
 
-    let mut builder = reqwest::Client::builder();
-    if !settings.use_proxy {
-        builder = builder.no_proxy();
+    let proxy = settings.proxy.clone()?;
+    // reqwest's own reading of the proxy variables is off: ours decides, for every request.
+    let mut builder = reqwest::Client::builder().no_proxy();
+    if let Some(proxy) = proxy.to_reqwest() {
+        builder = builder.proxy(proxy);
     }
     builder
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let refused = RedirectRefused {
+                status: attempt.status().as_u16(),
+                host: attempt
+                    .url()
+                    .host_str()
+                    .unwrap_or("an unnamed host")
+                    .to_owned(),
+            };
+            attempt.error(refused)
+        }))
+        .referer(false)
         .tls_backend_preconfigured(tls)
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)
@@ -93,8 +128,32 @@ pub fn build_client(settings: &HttpSettings) -> Result<reqwest::Client, HttpErro
         .map_err(|e| HttpError::Client(error_chain(&e)))
 }
 
+/// A redirect the client refused to follow.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the server answered HTTP {status} redirecting to {host}; redirects are never followed, so credentials go only to the endpoint they were made for (check the endpoint setting)"
+)]
+pub struct RedirectRefused {
+    /// The 3xx status.
+    pub status: u16,
+    /// The host of `Location`.
+    pub host: String,
+}
+
+/// The refused redirect behind a request error, if that is what it was.
+pub fn redirect_refused(error: &reqwest::Error) -> Option<&RedirectRefused> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(refused) = e.downcast_ref::<RedirectRefused>() {
+            return Some(refused);
+        }
+        next = e.source();
+    }
+    None
+}
+
 /// What an API answered: the status, what diagnostics need from the headers, and the body.
-#[derive(Debug)]
+/// `Debug` shows the body's size only: a successful ACK answer embeds a private key.
 pub struct Answer {
     /// The HTTP status code.
     pub status: u16,
@@ -104,6 +163,17 @@ pub struct Answer {
     pub header_request_id: Option<String>,
     /// The body, at most the limit given to [`read_answer`].
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("header_request_id", &self.header_request_id)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 /// Reads a whole answer, refusing a body of more than `limit` bytes.
@@ -161,7 +231,10 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         let text = match e.downcast_ref::<reqwest::Error>() {
             Some(re) if re.url().is_some() => {
                 // reqwest's Display repeats the URL; describe the kind instead.
-                if re.is_timeout() {
+                if re.is_redirect() {
+                    // The cause (RedirectRefused) says it all.
+                    String::new()
+                } else if re.is_timeout() {
                     "timed out".to_owned()
                 } else if re.is_connect() {
                     "connection failed".to_owned()
@@ -227,12 +300,29 @@ impl Endpoint {
         Ok(Self(url))
     }
 
-    /// The ACK endpoint for a region: `cs.<region>.aliyuncs.com`, or `cs.aliyuncs.com`.
-    pub fn cs_for_region(region: Option<&str>) -> Result<Self, EndpointError> {
-        match region.filter(|r| !r.is_empty()) {
+    /// The ACK endpoint for a region: `cs.<region>.aliyuncs.com`, or `cs.aliyuncs.com`. The
+    /// region is a validated [`RegionId`], so it can only ever add one host label.
+    pub fn cs_for_region(region: Option<&RegionId>) -> Result<Self, EndpointError> {
+        match region {
             Some(r) => Self::parse(&format!("cs.{r}.aliyuncs.com")),
             None => Self::parse("cs.aliyuncs.com"),
         }
+    }
+
+    /// Whether requests to this endpoint travel unencrypted over the network: `http://` to a
+    /// host that is not loopback. Signed requests and security tokens would be readable on
+    /// the way, so callers warn about it.
+    pub fn is_cleartext_remote(&self) -> bool {
+        self.0.scheme() == "http"
+            && match self.0.host() {
+                Some(url::Host::Ipv4(ip)) => !ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => !ip.is_loopback(),
+                Some(url::Host::Domain(d)) => {
+                    let d = d.trim_end_matches('.').to_ascii_lowercase();
+                    d != "localhost" && !d.ends_with(".localhost")
+                }
+                None => true,
+            }
     }
 
     /// The URL for `path` (which starts with `/`) under this endpoint.
@@ -300,9 +390,41 @@ mod tests {
     }
 
     #[test]
+    fn answer_debug_hides_the_body() {
+        let answer = Answer {
+            status: 200,
+            content_type: "application/json".into(),
+            header_request_id: None,
+            body: b"-----BEGIN EC PRIVATE KEY----- canary-7f3a".to_vec(),
+        };
+        let shown = format!("{answer:?}");
+        assert!(
+            !shown.contains("canary") && !shown.contains("99, 97"),
+            "{shown}"
+        );
+        assert!(shown.contains("body_bytes"), "{shown}");
+    }
+
+    #[test]
+    fn cleartext_is_flagged_only_off_loopback() {
+        for (endpoint, cleartext) in [
+            ("http://cs.example.com", true),
+            ("http://10.0.0.1:80", true),
+            ("http://127.0.0.1:8080", false),
+            ("http://[::1]:8080", false),
+            ("http://localhost:1", false),
+            ("https://cs.example.com", false),
+            ("cs.example.com", false),
+        ] {
+            let e = Endpoint::parse(endpoint).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(e.is_cleartext_remote(), cleartext, "{endpoint}");
+        }
+    }
+
+    #[test]
     fn region_defaults() {
         assert_eq!(
-            Endpoint::cs_for_region(Some("cn-hangzhou"))
+            Endpoint::cs_for_region(RegionId::parse("cn-hangzhou").ok().as_ref())
                 .map(|e| e.to_string())
                 .as_deref(),
             Ok("https://cs.cn-hangzhou.aliyuncs.com")

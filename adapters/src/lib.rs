@@ -19,8 +19,11 @@ pub mod ack;
 pub mod api_error;
 pub mod clock;
 pub mod env;
+#[cfg(test)]
+pub(crate) mod fuzz_support;
 pub mod http;
 pub mod kubeconfig;
+pub mod local_file;
 pub mod percent;
 pub mod proxy;
 pub mod retry;

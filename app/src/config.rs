@@ -7,6 +7,7 @@
 //! are the flag names with `_` for `-`; an unknown key in the file is an error, not a silent no-op.
 
 use crate::cli::{GetCredentialArgs, GlobalArgs, parse_go_bool};
+use ack_ram_adapters::local_file::{self, Symlinks, caps};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -106,13 +107,15 @@ pub enum ConfigError {
     MissingFile(PathBuf),
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    #[error("unusable config file: {0}")]
+    Unreadable(#[from] ack_ram_adapters::local_file::LocalFileError),
 }
 
 /// Where the config file is, if there is one.
 fn config_file(home: Option<&str>) -> Result<Option<PathBuf>, ConfigError> {
     if let Some(explicit) = std::env::var_os("ACK_RAM_TOOL_CONFIG").filter(|v| !v.is_empty()) {
         let path = PathBuf::from(explicit);
-        return if path.is_file() {
+        return if local_file::exists(&path) {
             Ok(Some(path))
         } else {
             Err(ConfigError::MissingFile(path))
@@ -126,7 +129,8 @@ fn config_file(home: Option<&str>) -> Result<Option<PathBuf>, ConfigError> {
         },
     };
     let path = base.join("ack-ram-tool").join("config.toml");
-    Ok(path.is_file().then_some(path))
+    // Present means anything at all is there: a FIFO or a device is then reported, not skipped.
+    Ok(local_file::exists(&path).then_some(path))
 }
 
 /// An `Env` provider that skips variables set to the empty string, as the Go tool does.
@@ -144,8 +148,12 @@ pub fn load(
     home: Option<&str>,
 ) -> Result<Settings, ConfigError> {
     let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-    if let Some(path) = config_file(home)? {
-        figment = figment.merge(Toml::file_exact(path));
+    let path = config_file(home)?;
+    if let Some(path) = &path {
+        // Read here, bounded and without blocking (a FIFO or /dev/zero in its place must not
+        // hang or exhaust kubectl), then parsed from memory.
+        let text = local_file::read_to_string(path, caps::CONFIG_TOML, Symlinks::Follow)?;
+        figment = figment.merge(Toml::string(&text));
     }
     figment = figment
         .merge(
@@ -164,19 +172,23 @@ pub fn load(
     }
     figment
         .extract()
-        .map_err(|e| ConfigError::Invalid(render_figment_error(e)))
+        .map_err(|e| ConfigError::Invalid(render_figment_error(e, path.as_deref())))
 }
 
-fn render_figment_error(error: figment::Error) -> String {
+fn render_figment_error(error: figment::Error, file: Option<&std::path::Path>) -> String {
     error
         .into_iter()
         .map(|e| {
             let origin = e
                 .metadata
                 .as_ref()
-                .map(|m| match &m.source {
-                    Some(source) => format!(" (from {source})"),
-                    None => format!(" (from {})", m.name),
+                .map(|m| match (&m.source, file) {
+                    (Some(source), _) => format!(" (from {source})"),
+                    // The file was read into memory: name it, not "TOML source string".
+                    (None, Some(file)) if m.name.starts_with("TOML") => {
+                        format!(" (from {})", file.display())
+                    }
+                    (None, _) => format!(" (from {})", m.name),
                 })
                 .unwrap_or_default();
             let path = if e.path.is_empty() {
@@ -251,7 +263,7 @@ mod tests {
         let err = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file_exact(&path))
             .extract::<Settings>()
-            .map_err(render_figment_error)
+            .map_err(|e| render_figment_error(e, None))
             .err()
             .unwrap_or_default();
         assert!(err.contains("regoin_id") && err.contains("c.toml"), "{err}");
@@ -259,7 +271,7 @@ mod tests {
         let err = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file_exact(&path))
             .extract::<Settings>()
-            .map_err(render_figment_error)
+            .map_err(|e| render_figment_error(e, None))
             .err()
             .unwrap_or_default();
         assert!(

@@ -9,9 +9,9 @@ use ack_ram_adapters::http::{Endpoint, HttpSettings};
 use ack_ram_adapters::sources::{ChainInputs, ChainProvider, CredentialType, ProfileFile};
 use ack_ram_adapters::sts::{self, StsClient};
 use ack_ram_domain::ApiVersion;
-use ack_ram_domain::IdentityInputs;
 use ack_ram_domain::model::ApiVersionError;
 use ack_ram_domain::retry::RetryPolicy;
+use ack_ram_domain::{IdentityInputs, RegionId};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,7 +103,7 @@ pub fn sts_endpoint(settings: &Settings, env: &Environment) -> Result<Endpoint, 
         .or_else(|| env.get("ALIBABA_CLOUD_STS_ENDPOINT"));
     sts::resolve_endpoint(
         explicit,
-        settings.region_id.as_deref(),
+        region(settings)?.as_ref(),
         false,
         env.get("ALIBABA_CLOUD_STS_HTTP_SCHEME"),
     )
@@ -118,13 +118,38 @@ pub fn cs_endpoint(settings: &Settings) -> Result<Endpoint, AppError> {
     Ok(
         match settings.cs_endpoint.as_deref().filter(|e| !e.is_empty()) {
             Some(raw) => Endpoint::parse(raw)?,
-            None => Endpoint::cs_for_region(settings.region_id.as_deref())?,
+            None => Endpoint::cs_for_region(region(settings)?.as_ref())?,
         },
     )
 }
 
+/// `--region-id` / `ACK_RAM_TOOL_REGION_ID` / `region_id`, validated before it goes near a
+/// host name.
+pub fn region(settings: &Settings) -> Result<Option<RegionId>, AppError> {
+    settings
+        .region_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(RegionId::parse)
+        .transpose()
+        .map_err(|e| AppError::InvalidInput {
+            flag: "--region-id",
+            message: e.to_string(),
+        })
+}
+
+/// Warns when `endpoint` sends signed requests in cleartext over the network.
+pub fn warn_if_cleartext(endpoint: &Endpoint, what: &str) {
+    if endpoint.is_cleartext_remote() {
+        tracing::warn!(
+            "the {what} {endpoint} is plain http:// to a host that is not this machine: signed requests and security tokens travel unencrypted; use https://"
+        );
+    }
+}
+
 /// HTTP settings from configuration.
-pub fn http_settings(settings: &Settings) -> Result<HttpSettings, AppError> {
+pub fn http_settings(settings: &Settings, env: &Environment) -> Result<HttpSettings, AppError> {
     for (key, value) in [
         ("http_connect_timeout_ms", settings.http_connect_timeout_ms),
         ("http_timeout_ms", settings.http_timeout_ms),
@@ -136,7 +161,7 @@ pub fn http_settings(settings: &Settings) -> Result<HttpSettings, AppError> {
             });
         }
     }
-    let mut http = HttpSettings::new(user_agent());
+    let mut http = HttpSettings::new(user_agent()).with_proxy_from(env);
     http.connect_timeout = Duration::from_millis(settings.http_connect_timeout_ms);
     http.timeout = Duration::from_millis(settings.http_timeout_ms);
     Ok(http)
@@ -263,7 +288,8 @@ pub fn session(
 ) -> Result<Session, AppError> {
     let identity = identity(settings, role_arn, env)?;
     let sts_endpoint = sts_endpoint(settings, env)?;
-    let client = ack_ram_adapters::http::build_client(&http_settings(settings)?)?;
+    warn_if_cleartext(&sts_endpoint, "STS endpoint");
+    let client = ack_ram_adapters::http::build_client(&http_settings(settings, env)?)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -408,5 +434,108 @@ mod tests {
             Some(ApiVersion::V1Beta1)
         );
         assert!(api_version(Some("v2"), &Environment::default()).is_err());
+    }
+}
+
+/// `KUBERNETES_EXEC_INFO` is whatever kubectl (or anything else) put in the environment, and
+/// `--api-version` whatever was typed: no panic, a malformed value is ignored, never an error,
+/// and a refusal is short.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    const MAX_MESSAGE: usize = 4 * 1024;
+    const VERSIONS: &[&str] = &[
+        "client.authentication.k8s.io/v1",
+        "client.authentication.k8s.io/v1beta1",
+        "client.authentication.k8s.io/v1alpha1",
+        "v1",
+        "v1beta1",
+        "",
+    ];
+
+    fn valid_info() -> String {
+        json!({
+            "kind": "ExecCredential",
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "spec": {"interactive": false, "cluster": {
+                "server": "https://192.168.0.10:6443",
+                "certificate-authority-data": "Q0E=",
+                "config": {"arbitrary": ["x", 1, null]},
+            }},
+        })
+        .to_string()
+    }
+
+    fn exec_info() -> BoxedStrategy<String> {
+        let valid = valid_info();
+        let cut = valid.clone();
+        let version = prop_oneof![
+            4 => proptest::sample::select(VERSIONS).prop_map(|v| json!(v)),
+            1 => any::<String>().prop_map(Value::String),
+            1 => any::<i64>().prop_map(Value::from),
+            1 => Just(Value::Null),
+        ];
+        prop_oneof![
+            3 => (version, any::<bool>(), any::<String>()).prop_map(|(version, interactive, server)| {
+                json!({
+                    "kind": "ExecCredential",
+                    "apiVersion": version,
+                    "spec": {"interactive": interactive, "cluster": {"server": server}},
+                })
+                .to_string()
+            }),
+            2 => (0..=cut.len()).prop_map(move |n| cut[..n].to_owned()),
+            1 => any::<String>(),
+            1 => (1..4096usize).prop_map(|n| "[".repeat(n) + &"]".repeat(n)),
+            1 => (1..4096usize).prop_map(|n| "{\"apiVersion\":".repeat(n)),
+            1 => Just(valid),
+        ]
+        .boxed()
+    }
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn exec_info_never_panics_and_is_never_an_error(info in exec_info()) {
+            let env: Environment = [("KUBERNETES_EXEC_INFO", info.as_str())].into_iter().collect();
+            let got = api_version(None, &env);
+            let asked = serde_json::from_str::<Value>(&info)
+                .ok()
+                .and_then(|v| v.get("apiVersion")?.as_str()?.parse::<ApiVersion>().ok());
+            prop_assert_eq!(got.ok(), Some(asked.unwrap_or_default()));
+        }
+
+        #[test]
+        fn explicit_versions_are_parsed_or_refused_shortly(
+            flag in prop_oneof![
+                proptest::sample::select(VERSIONS).prop_map(str::to_owned),
+                any::<String>(),
+                (0..65_536usize, any::<char>()).prop_map(|(n, c)| c.to_string().repeat(n)),
+            ]
+        ) {
+            match api_version(Some(&flag), &Environment::default()) {
+                Ok(version) => prop_assert!(
+                    flag == version.short() || flag == version.group_version()
+                ),
+                Err(error) => {
+                    let message = error.to_string();
+                    // The refused value is quoted whole (Debug-escaped, up to 6 bytes a byte):
+                    // it is the user's own flag.
+                    prop_assert!(message.len() <= MAX_MESSAGE + 6 * flag.len());
+                    prop_assert!(!message.chars().any(char::is_control), "{message:?}");
+                }
+            }
+        }
     }
 }

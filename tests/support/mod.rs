@@ -123,6 +123,14 @@ impl Sandbox {
             .join(".kube/cache/ack-ram-tool/credential-plugin")
     }
 
+    /// Creates the cache directory as the plugin would (0700).
+    pub fn create_cache_dir(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(self.cache_dir()).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        std::fs::set_permissions(self.cache_dir(), std::fs::Permissions::from_mode(0o700))
+            .unwrap_or_else(|e| panic!("chmod: {e}"));
+    }
+
     pub fn cache_file(&self, api_version: &str) -> PathBuf {
         self.cache_dir()
             .join(format!("{CLUSTER}-exec-auth-credential-{api_version}.json"))
@@ -203,4 +211,7 @@ pub fn write_cache(path: &Path, api_version: &str, expiration: &str, cert: &str,
             .unwrap_or_else(|e| panic!("chmod: {e}"));
     }
     std::fs::write(path, doc.to_string()).unwrap_or_else(|e| panic!("write: {e}"));
+    // As the plugin and the Go tool write it: a wider mode is not trusted.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("chmod: {e}"));
 }

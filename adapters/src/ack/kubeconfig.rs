@@ -41,7 +41,7 @@ struct User {
 
 /// Returns `(certificate PEM, key PEM)` of the first user.
 pub fn extract_client_credential(yaml: &str) -> Result<(String, Secret), KubeconfigError> {
-    let config: Kubeconfig = serde_saphyr::from_str(yaml)
+    let config: Kubeconfig = crate::kubeconfig::from_untrusted_yaml(yaml)
         .map_err(|e| KubeconfigError::Yaml(first_line(&e.to_string())))?;
     let user = config
         .users

@@ -15,6 +15,7 @@
 use super::profile::{CredentialSpec, SourceContext};
 use super::{aliyun_cli, env, ini};
 use crate::env::Environment;
+use crate::local_file;
 use crate::sts::StsClient;
 use ack_ram_domain::AccessCredentials;
 use ack_ram_domain::ports::{AccessCredentialProvider, ProviderError};
@@ -163,7 +164,7 @@ impl ChainProvider {
         let cli_path = cli_path.or_else(|| self.home_path(".aliyun/config.json"));
         match cli_path {
             _ if ignore_cli => tracing::debug!("step 2, aliyun CLI config: skipped (ignored)"),
-            Some(path) if explicit_cli || path.exists() => {
+            Some(path) if explicit_cli || local_file::exists(&path) => {
                 let loaded = aliyun_cli::load(
                     &path,
                     inputs.profile_name.as_deref(),
@@ -186,7 +187,7 @@ impl ChainProvider {
         else {
             return Err(self.nothing_found(tried));
         };
-        if !explicit_ini && !ini_path.exists() {
+        if !explicit_ini && !local_file::exists(&ini_path) {
             tracing::debug!(path = %ini_path.display(), "step 3, credentials file: no such file");
             tried.push(format!("no credentials file at {}", ini_path.display()));
             return Err(self.nothing_found(tried));

@@ -341,3 +341,81 @@ mod tests {
         }
     }
 }
+
+/// Fuzz-style properties of the credentials document parser.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::fuzz_support::*;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn valid_document() -> Value {
+        json!({
+            "Code": "Success",
+            "AccessKeyId": "STS.id",
+            "AccessKeySecret": CANARY,
+            "SecurityToken": CANARY,
+            "Expiration": "2030-01-01T00:00:00Z",
+        })
+    }
+
+    fn document() -> impl Strategy<Value = Vec<u8>> {
+        let doc = object_of(vec![
+            ("Code", json!("Success")),
+            ("AccessKeyId", json!("STS.id")),
+            ("AccessKeySecret", json!(CANARY)),
+            ("SecurityToken", json!(CANARY)),
+            // Accepted by both formats.
+            ("Expiration", json!("2030-01-01T00:00:00.5Z")),
+        ]);
+        prop_oneof![
+            doc.prop_map(|v| v.to_string().into_bytes()),
+            mutations(valid_document().to_string().into_bytes()),
+        ]
+    }
+
+    fn check(body: &[u8], format: ExpirationFormat) -> Result<(), TestCaseError> {
+        match parse_credentials_document(body, format) {
+            Ok(credentials) => {
+                let held = credentials.access_key_id.len()
+                    + credentials.access_key_secret.expose().len()
+                    + credentials
+                        .security_token
+                        .as_ref()
+                        .map_or(0, |t| t.expose().len());
+                prop_assert!(held <= body.len());
+                prop_assert!(!credentials.access_key_id.is_empty());
+            }
+            Err(error) => check_message(
+                &error.describe("application/json", body.len()),
+                body.len(),
+                &["the answer's Code is \"", "the Expiration \""],
+                &[CANARY],
+            )?,
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn credentials_documents_never_panic_and_stay_bounded(body in document()) {
+            check(&body, ExpirationFormat::UtcZ)?;
+            check(&body, ExpirationFormat::Rfc3339)?;
+        }
+
+        #[test]
+        fn any_expiration_string_is_parsed_or_refused(raw in prop_oneof![
+            any::<String>(),
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,30})?([Zz]|[+-][0-9]{2}:[0-9]{2})?",
+        ]) {
+            for format in [ExpirationFormat::UtcZ, ExpirationFormat::Rfc3339] {
+                if let Err(error) = parse_expiration(&raw, format) {
+                    check_message(&error.describe("", 0), raw.len(), &["the Expiration \""], &[])?;
+                }
+            }
+        }
+    }
+}

@@ -376,7 +376,7 @@ fn http_settings(config: &ImdsConfig, user_agent: &str) -> HttpSettings {
         connect_timeout: timeout.min(MAX_CONNECT_TIMEOUT),
         timeout,
         user_agent: user_agent.to_owned(),
-        use_proxy: false,
+        proxy: Ok(crate::proxy::ProxyPolicy::none()),
     }
 }
 
@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn the_client_never_uses_a_proxy_and_times_out_fast() {
         let s = http_settings(&ImdsConfig::default(), "ua");
-        assert!(!s.use_proxy);
+        assert_eq!(s.proxy, Ok(crate::proxy::ProxyPolicy::none()));
         assert_eq!(s.timeout, Duration::from_secs(1));
         assert!(s.connect_timeout <= Duration::from_millis(500));
         let zero = ImdsConfig {

@@ -6,6 +6,7 @@
 
 use super::oidc::OidcConfig;
 use super::profile::{CredentialSpec, ProfileOrigin};
+use crate::local_file::{self, Symlinks, caps};
 use ack_ram_domain::Secret;
 use ack_ram_domain::ports::ProviderError;
 use ini::{Ini, ParseOption, Properties};
@@ -22,8 +23,8 @@ fn failed(message: String) -> ProviderError {
 
 /// Loads `section` of the INI file at `path`.
 pub fn load(path: &Path, section: &str) -> Result<(CredentialSpec, ProfileOrigin), ProviderError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| failed(format!("cannot read {}: {e}", path.display())))?;
+    let text = local_file::read_to_string(path, caps::INI, Symlinks::Follow)
+        .map_err(|e| failed(e.to_string()))?;
     let ini = Ini::load_from_str_opt(
         &text,
         ParseOption {
@@ -46,7 +47,18 @@ pub fn load(path: &Path, section: &str) -> Result<(CredentialSpec, ProfileOrigin
         name: section.to_owned(),
     };
     let props = ini.section(Some(section)).ok_or_else(|| {
-        let known: Vec<&str> = ini.sections().flatten().collect();
+        // Only names that look like names: a header missing its `]` runs on over the next
+        // lines, which may hold a secret.
+        let all: Vec<&str> = ini.sections().flatten().collect();
+        let mut known: Vec<String> = all
+            .iter()
+            .filter(|n| is_plain_word(n, 64, " "))
+            .map(|n| (*n).to_owned())
+            .collect();
+        let unreadable = all.len() - known.len();
+        if unreadable > 0 {
+            known.push(format!("{unreadable} malformed (check the brackets)"));
+        }
         failed(format!(
             "{} has no section [{section}] (sections: {}); select one with ALIBABA_CLOUD_PROFILE or --profile-name",
             path.display(),
@@ -54,6 +66,17 @@ pub fn load(path: &Path, section: &str) -> Result<(CredentialSpec, ProfileOrigin
         ))
     })?;
     Ok((to_spec(props, &origin)?, origin))
+}
+
+/// Whether `text` is short and made only of ASCII letters, digits, `_`, `-`, `.` and `extra`:
+/// safe to quote in a message (a quote or bracket left open swallows the following lines, and
+/// with them perhaps a secret).
+fn is_plain_word(text: &str, max: usize, extra: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= max
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.@:/".contains(c) || extra.contains(c))
 }
 
 fn get<'a>(props: &'a Properties, key: &str) -> Option<&'a str> {
@@ -131,9 +154,14 @@ fn to_spec(props: &Properties, origin: &ProfileOrigin) -> Result<CredentialSpec,
             command: req("process_command")?.to_owned(),
         }),
         other => Err(failed(format!(
-            "section [{}] in {} has an unsupported type {other:?}; use access_key, sts, ram_role_arn, ecs_ram_role, oidc_role_arn, credentials_uri or external",
+            "section [{}] in {} has an unsupported type {}; use access_key, sts, ram_role_arn, ecs_ram_role, oidc_role_arn, credentials_uri or external",
             origin.name,
-            origin.path.display()
+            origin.path.display(),
+            if is_plain_word(other, 32, "") {
+                format!("{other:?}")
+            } else {
+                "(not a plain word: check its quotes)".to_owned()
+            }
         ))),
     }
 }
@@ -206,5 +234,171 @@ mod tests {
         assert!(err.contains("unsupported type \"bearer\""), "{err}");
         let err = load_text("[a\ntype = x\n", "a").err().unwrap_or_default();
         assert!(err.contains("not a valid INI file"), "{err}");
+    }
+}
+
+/// The credentials file is the user's, but anything may be in it: no panic, a spec no larger
+/// than the file, short messages that never quote a secret. Sections are built from the real
+/// keys and types so that every `type` is reached, not only the first syntax error.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::fuzz_support::{CANARY, check_message, config, long_string, mutations, spec_bytes};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    const NAMES: &[&str] = &["default", "dev", "a"];
+    /// Each type with the keys it needs.
+    const TYPES: &[(&str, &[&str])] = &[
+        ("access_key", &["access_key_id", "access_key_secret"]),
+        ("sts", &["access_key_id", "access_key_secret", "sts_token"]),
+        (
+            "sts",
+            &["access_key_id", "access_key_secret", "security_token"],
+        ),
+        (
+            "ram_role_arn",
+            &[
+                "access_key_id",
+                "access_key_secret",
+                "role_arn",
+                "role_session_name",
+            ],
+        ),
+        ("ecs_ram_role", &["role_name"]),
+        (
+            "oidc_role_arn",
+            &[
+                "role_arn",
+                "oidc_provider_arn",
+                "oidc_token_file_path",
+                "role_session_name",
+            ],
+        ),
+        ("credentials_uri", &["credentials_uri"]),
+        ("external", &["process_command"]),
+        ("bearer", &[]),
+    ];
+    /// Each key with a value that fits it.
+    const KEYS: &[(&str, &str)] = &[
+        ("access_key_id", "LTAI"),
+        ("access_key_secret", CANARY),
+        ("sts_token", CANARY),
+        ("security_token", CANARY),
+        ("role_arn", "acs:ram::1:role/r"),
+        ("role_session_name", "s"),
+        ("external_id", "e"),
+        ("role_name", "r"),
+        ("oidc_provider_arn", "acs:ram::1:oidc-provider/p"),
+        ("oidc_token_file_path", "/var/run/token"),
+        ("credentials_uri", "http://127.0.0.1/c"),
+        ("process_command", "helper --json"),
+    ];
+    /// Messages that may quote a value of the file (short plain words only).
+    const ECHOES: &[&str] = &["(sections: ", "unsupported type \""];
+
+    fn value(good: &'static str) -> BoxedStrategy<String> {
+        prop_oneof![
+            6 => Just(good.to_owned()),
+            1 => Just(format!("\"{good}\"")),
+            1 => Just(String::new()),
+            1 => "[^\n]{0,40}",
+            1 => long_string().prop_map(|s| s.replace(['\n', '\r'], "")),
+        ]
+        .boxed()
+    }
+
+    fn line(key: &'static str) -> BoxedStrategy<String> {
+        let good = KEYS.iter().find(|(k, _)| *k == key).map_or("", |(_, v)| *v);
+        value(good)
+            .prop_map(move |v| format!("{key} = {v}\n"))
+            .boxed()
+    }
+
+    /// A section of a type with its keys (each value mostly good), and a few other lines.
+    fn section() -> BoxedStrategy<String> {
+        let name = prop_oneof![6 => select(NAMES).prop_map(str::to_owned), 1 => "[^\n]{0,20}"];
+        let kind = select(TYPES).prop_flat_map(|(kind, keys)| {
+            let lines: Vec<_> = keys.iter().map(|key| line(key)).collect();
+            let kind = prop_oneof![6 => Just(kind.to_owned()), 1 => "[^\n]{0,20}"];
+            (kind, lines)
+        });
+        let noise = prop_oneof![
+            3 => select(KEYS).prop_flat_map(|(key, _)| line(key)),
+            1 => Just("\n".to_owned()),
+            1 => Just("# comment\n".to_owned()),
+            1 => Just("; comment\n".to_owned()),
+            1 => "[^\n]{0,40}\n",
+        ];
+        (name, kind, vec(noise, 0..4))
+            .prop_map(|(name, (kind, lines), noise)| {
+                format!(
+                    "[{name}]\ntype = {kind}\n{}{}",
+                    lines.concat(),
+                    noise.concat()
+                )
+            })
+            .boxed()
+    }
+
+    fn file() -> BoxedStrategy<Vec<u8>> {
+        let valid = format!(
+            "[default]\ntype = ram_role_arn\naccess_key_id = LTAI\naccess_key_secret = {CANARY}\nrole_arn = acs:ram::1:role/r\nrole_session_name = s\n"
+        );
+        prop_oneof![
+            4 => vec(section(), 1..4).prop_map(|sections| sections.concat().into_bytes()),
+            1 => mutations(valid.into_bytes()),
+        ]
+        .boxed()
+    }
+
+    /// A header missing its `]`, or a quote left open in `type`, runs on over the following
+    /// lines; the messages that name sections or the type quote plain words only, so neither a
+    /// secret nor a control character gets through.
+    fn check_error(error: &ProviderError, len: usize) -> Result<(), TestCaseError> {
+        check_message(&error.to_string(), len, ECHOES, &[CANARY])
+    }
+
+    fn message_for(text: &str, section: &str) -> String {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("credentials");
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        load(&path, section)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_unclosed_section_header_does_not_leak_the_next_lines() {
+        let text = format!("[dev\naccess_key_secret = {CANARY}\n\n[default]\ntype = sts\n");
+        let message = message_for(&text, "default");
+        assert!(!message.contains(CANARY), "{message}");
+    }
+
+    #[test]
+    fn an_unclosed_quote_in_the_type_does_not_leak_the_next_lines() {
+        let text = format!("[a]\ntype = 'access_key\naccess_key_secret = {CANARY}'\n");
+        let message = message_for(&text, "a");
+        assert!(!message.contains(CANARY), "{message}");
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn credentials_files_never_panic_and_stay_bounded(
+            bytes in file(),
+            section in select(NAMES),
+        ) {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let path = dir.path().join("credentials");
+            std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
+            match load(&path, section) {
+                Ok((spec, _)) => prop_assert!(spec_bytes(&spec) <= bytes.len()),
+                Err(error) => check_error(&error, bytes.len())?,
+            }
+        }
     }
 }

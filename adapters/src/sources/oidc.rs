@@ -1,6 +1,7 @@
 //! RRSA: a pod's service-account token exchanged for role credentials with the anonymous STS
 //! call `AssumeRoleWithOIDC`. The token file is read on every call because the kubelet rotates it.
 
+use crate::local_file::{self, Symlinks, caps};
 use crate::sts::{OidcRequest, StsClient};
 use ack_ram_domain::ports::{AccessCredentialProvider, ProviderError};
 use ack_ram_domain::{AccessCredentials, Secret};
@@ -38,11 +39,17 @@ impl OidcProvider {
 impl AccessCredentialProvider for OidcProvider {
     async fn provide(&self) -> Result<AccessCredentials, ProviderError> {
         let path = &self.config.token_file;
-        let raw = tokio::fs::read_to_string(path)
-            .await
-            .map_err(|e| ProviderError::Failed {
-                source_name: "RRSA (OIDC)".into(),
-                message: format!("cannot read the OIDC token file {}: {e}", path.display()),
+        // A few KiB from a regular file: no need to leave the runtime's thread for it.
+        let raw =
+            local_file::read_to_string(path, caps::OIDC_TOKEN, Symlinks::Follow).map_err(|e| {
+                ProviderError::Failed {
+                    source_name: "RRSA (OIDC)".into(),
+                    message: format!(
+                        "cannot read the OIDC token file {}: {}",
+                        path.display(),
+                        e.kind
+                    ),
+                }
             })?;
         // The Go tool sends the file untrimmed; a JWT never ends in whitespace, a file often does.
         let token = raw.trim();

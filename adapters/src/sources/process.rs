@@ -27,8 +27,8 @@ const STDERR_TAIL_BYTES: usize = 2 * 1024;
 /// How many lines of the end of stderr a failure shows.
 const STDERR_TAIL_LINES: usize = 10;
 
-/// What to run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What to run. `Debug` shows the program's name only: arguments may carry a secret.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProcessConfig {
     /// The command line, split with shell quoting rules; the first word is the program.
     pub command: String,
@@ -43,6 +43,19 @@ impl ProcessConfig {
             command: command.into(),
             timeout: Duration::from_secs(30),
         }
+    }
+}
+
+impl std::fmt::Debug for ProcessConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let program = shell_words::split(&self.command)
+            .ok()
+            .and_then(|words| words.first().map(|p| program_name(p)))
+            .unwrap_or_default();
+        f.debug_struct("ProcessConfig")
+            .field("program", &program)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
@@ -78,6 +91,10 @@ pub async fn run_credential_process(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // Its own process group, so that on a timeout the whole tree it started can be killed, not
+    // just the first process (a shell wrapper's children would otherwise live on).
+    #[cfg(unix)]
+    command.process_group(0);
     let mut child = command
         .spawn()
         .map_err(|e| failed(format!("could not start {name}: {e}")))?;
@@ -89,7 +106,8 @@ pub async fn run_credential_process(
         (stdout, stderr, child.wait().await)
     };
     let Ok((stdout, stderr, status)) = tokio::time::timeout(config.timeout, run).await else {
-        // Dropping the child would kill it too; kill and reap explicitly so it is gone now.
+        // Kill the whole group, then reap the child so it is gone now.
+        kill_group(&child);
         let _ = child.start_kill();
         let _ = child.wait().await;
         return Err(failed(format!(
@@ -157,7 +175,59 @@ fn program_name(program: &str) -> String {
     format!("`{name}`")
 }
 
-/// Resolves `program` like a shell: as a path when it contains `/`, else on `PATH`.
+/// Kills every process of the child's process group (the child leads its own group).
+fn kill_group(child: &tokio::process::Child) {
+    #[cfg(unix)]
+    if let Some(pid) = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
+/// When the credentials a process printed stop working, if it says: `expiration` /
+/// `Expiration` (RFC 3339) or `sts_expiration` (Unix seconds, the aliyun CLI's field).
+pub fn stated_expiration(
+    output: &Map<String, Value>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+    if let Some(value) = output
+        .get("expiration")
+        .or_else(|| output.get("Expiration"))
+    {
+        return match value {
+            Value::Null => Ok(None),
+            Value::String(s) if s.is_empty() => Ok(None),
+            Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| Some(t.with_timezone(&chrono::Utc)))
+                .map_err(|_| {
+                    failed(format!(
+                        "its output has an expiration {s:?} that is not an RFC 3339 time such as 2030-01-01T00:00:00Z"
+                    ))
+                }),
+            _ => Err(failed(
+                "its output has an expiration that is not a string".to_owned(),
+            )),
+        };
+    }
+    match output.get("sts_expiration") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.as_i64() == Some(0) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+            .map(Some)
+            .ok_or_else(|| failed(format!("its output has an sts_expiration {n} out of range"))),
+        Some(_) => Err(failed(
+            "its output has an sts_expiration that is not a number of Unix seconds".to_owned(),
+        )),
+    }
+}
+
+/// Resolves `program` like a shell: as a path when it contains `/`, else on `PATH`. Unlike a
+/// shell, only absolute `PATH` entries are searched: an empty entry, `.` or any relative one
+/// would run whatever program of that name sits in the directory kubectl was started from.
 async fn find_program(program: &str, search_path: Option<&str>) -> Result<PathBuf, ProviderError> {
     if program.contains('/') {
         let path = PathBuf::from(program);
@@ -177,19 +247,17 @@ async fn find_program(program: &str, search_path: Option<&str>) -> Result<PathBu
         )));
     };
     for dir in std::env::split_paths(search_path) {
-        // An empty PATH entry means the current directory, as for a shell.
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
+        if !dir.is_absolute() {
+            tracing::debug!(entry = %dir.display(), "not searching a relative PATH entry for the credential process");
+            continue;
+        }
         let candidate = dir.join(program);
         if is_executable(&candidate).await {
             return Ok(candidate);
         }
     }
     Err(failed(format!(
-        "{} was not found on PATH",
+        "{} was not found in the absolute directories of PATH (relative entries such as `.` are never searched)",
         program_name(program)
     )))
 }
@@ -377,8 +445,124 @@ mod tests {
     }
 
     #[test]
+    fn debug_hides_the_arguments() {
+        let shown = format!(
+            "{:?}",
+            ProcessConfig::new("/opt/bin/helper --token canary-7f3a")
+        );
+        assert!(!shown.contains("canary-7f3a"), "{shown}");
+        assert!(shown.contains("helper"), "{shown}");
+    }
+
+    #[test]
+    fn expirations_are_read_in_either_shape() {
+        let map = |json: &str| -> Map<String, Value> {
+            serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(stated_expiration(&map("{}")).ok(), Some(None));
+        assert_eq!(
+            stated_expiration(&map(r#"{"expiration":"2030-01-01T00:00:00Z"}"#))
+                .ok()
+                .flatten()
+                .map(|t| t.timestamp()),
+            Some(1_893_456_000)
+        );
+        assert_eq!(
+            stated_expiration(&map(r#"{"sts_expiration":1893456000}"#))
+                .ok()
+                .flatten()
+                .map(|t| t.timestamp()),
+            Some(1_893_456_000)
+        );
+        assert!(stated_expiration(&map(r#"{"Expiration":"tomorrow"}"#)).is_err());
+        assert!(stated_expiration(&map(r#"{"sts_expiration":"soon"}"#)).is_err());
+    }
+
+    #[test]
     fn program_names_hide_directories() {
         assert_eq!(program_name("/opt/bin/get-creds"), "`get-creds`");
         assert_eq!(program_name("aliyun"), "`aliyun`");
+    }
+}
+
+/// What a credential process prints is untrusted: arbitrary bytes, progress output around the
+/// object, brace soup. No panic, nothing larger than the output, short messages.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::fuzz_support::{
+        CANARY, any_json, check_message, config, mutations, object_of, string_bytes,
+    };
+    use proptest::collection::{btree_map, vec};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn profile() -> BoxedStrategy<Value> {
+        object_of(vec![
+            ("mode", json!("StsToken")),
+            ("access_key_id", json!("STS.id")),
+            ("access_key_secret", json!(CANARY)),
+            ("sts_token", json!(CANARY)),
+            ("expiration", json!("2030-01-01T00:00:00Z")),
+        ])
+    }
+
+    fn output() -> BoxedStrategy<Vec<u8>> {
+        let valid = json!({"mode": "AK", "access_key_id": "id", "access_key_secret": CANARY});
+        prop_oneof![
+            // The object with other output around it.
+            3 => (".{0,200}", profile(), ".{0,200}").prop_map(|(before, object, after)| {
+                format!("{before}{object}{after}").into_bytes()
+            }),
+            2 => "[{}\":a-z ,\\\\\n]{0,4096}".prop_map(String::into_bytes),
+            1 => (vec("[{}]{0,8}\"mode\":\"[A-Z]{0,3}\"[{}]{0,8}", 0..64))
+                .prop_map(|pieces| pieces.concat().into_bytes()),
+            2 => mutations(format!("log line\n{valid}\n").into_bytes()),
+        ]
+        .boxed()
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn credential_objects_are_found_or_not_without_panic(stdout in output()) {
+            if let Some(object) = find_credential_object(&stdout) {
+                // Invalid UTF-8 is scanned lossily: one byte may become a 3-byte U+FFFD.
+                prop_assert!(string_bytes(&Value::Object(object)) <= 3 * stdout.len());
+            }
+        }
+
+        #[test]
+        fn stated_expirations_never_panic_and_stay_bounded(
+            output in btree_map(
+                prop_oneof![
+                    Just("expiration".to_owned()),
+                    Just("Expiration".to_owned()),
+                    Just("sts_expiration".to_owned()),
+                    "[a-z_]{1,12}",
+                ],
+                prop_oneof![
+                    any_json(),
+                    Just(json!("2030-01-01T00:00:00+08:00")),
+                    any::<i64>().prop_map(Value::from),
+                    any::<u64>().prop_map(Value::from),
+                ],
+                0..4,
+            )
+        ) {
+            let output: Map<String, Value> = output.into_iter().collect();
+            let len = Value::Object(output.clone()).to_string().len();
+            if let Err(error) = stated_expiration(&output) {
+                check_message(&error.to_string(), len, &["expiration \""], &[])?;
+            }
+        }
+
+        #[test]
+        fn stderr_tails_are_bounded(stderr in vec(any::<u8>(), 0..8192)) {
+            let tail = stderr_tail(&stderr);
+            prop_assert!(tail.len() <= 3 * STDERR_TAIL_BYTES + 3 * STDERR_TAIL_LINES);
+            prop_assert!(tail.lines().count() <= STDERR_TAIL_LINES);
+        }
     }
 }

@@ -10,7 +10,8 @@ use super::role_arn::AssumeRoleProvider;
 use super::static_credentials::StaticProvider;
 use crate::env::Environment;
 use crate::sts::{AssumeRoleRequest, StsClient};
-use ack_ram_domain::ports::{AccessCredentialProvider, ProviderError};
+use ack_ram_domain::policy::upstream_usable;
+use ack_ram_domain::ports::{AccessCredentialProvider, Clock, ProviderError};
 use ack_ram_domain::{AccessCredentials, Secret};
 use async_trait::async_trait;
 use std::path::PathBuf;
@@ -20,8 +21,9 @@ use std::time::Duration;
 /// How deep credential processes may nest (a process whose output is another `External`).
 pub const MAX_PROCESS_DEPTH: usize = 3;
 
-/// A credential source described by a profile.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A credential source described by a profile. `Debug` hides the secrets, the credential
+/// process's command line and the credentials URI (either may carry a token).
+#[derive(Clone, PartialEq, Eq)]
 pub enum CredentialSpec {
     /// A long-lived AccessKey.
     AccessKey { id: String, secret: Secret },
@@ -48,6 +50,46 @@ pub enum CredentialSpec {
     CredentialsUri { uri: String },
 }
 
+impl std::fmt::Debug for CredentialSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AccessKey { id, secret } => f
+                .debug_struct("AccessKey")
+                .field("id", id)
+                .field("secret", secret)
+                .finish(),
+            Self::StsToken { id, secret, token } => f
+                .debug_struct("StsToken")
+                .field("id", id)
+                .field("secret", secret)
+                .field("token", token)
+                .finish(),
+            Self::AssumeRole {
+                base,
+                role_arn,
+                session_name,
+                external_id,
+            } => f
+                .debug_struct("AssumeRole")
+                .field("base", base)
+                .field("role_arn", role_arn)
+                .field("session_name", session_name)
+                .field("external_id", &external_id.as_ref().map(|_| "***"))
+                .finish(),
+            Self::EcsRamRole { role_name } => f
+                .debug_struct("EcsRamRole")
+                .field("role_name", role_name)
+                .finish(),
+            Self::Oidc(config) => f.debug_tuple("Oidc").field(config).finish(),
+            Self::External { .. } => f.debug_struct("External").field("command", &"***").finish(),
+            Self::CredentialsUri { .. } => f
+                .debug_struct("CredentialsUri")
+                .field("uri", &"***")
+                .finish(),
+        }
+    }
+}
+
 /// Everything a source needs from the outside world, built once per run (on a cache miss).
 #[derive(Clone)]
 pub struct SourceContext {
@@ -71,6 +113,8 @@ pub struct SourceContext {
         &serde_json::Map<String, serde_json::Value>,
         &str,
     ) -> Result<CredentialSpec, ProviderError>,
+    /// The time, to refuse upstream credentials that are already expired.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl SourceContext {
@@ -97,7 +141,22 @@ impl SourceContext {
             process_timeout: Duration::from_secs(30),
             default_session_name,
             parse_process_output: super::aliyun_cli::spec_from_process_output,
+            clock: Arc::new(crate::clock::SystemClock),
         }
+    }
+
+    /// Wraps a provider whose credentials come from outside (a URI, the metadata service, a
+    /// process) so that expired ones are refused before anything is signed with them.
+    fn unexpired(
+        &self,
+        source_name: &'static str,
+        inner: Box<dyn AccessCredentialProvider>,
+    ) -> Box<dyn AccessCredentialProvider> {
+        Box::new(Unexpired {
+            inner,
+            clock: Arc::clone(&self.clock),
+            source_name,
+        })
     }
 
     /// Turns a spec into a provider. Nothing is fetched here.
@@ -140,7 +199,10 @@ impl SourceContext {
                 if role_name.is_some() {
                     imds.role_name.clone_from(role_name);
                 }
-                Box::new(ImdsProvider::new(imds, &self.user_agent)?)
+                self.unexpired(
+                    "ECS instance RAM role",
+                    Box::new(ImdsProvider::new(imds, &self.user_agent)?),
+                )
             }
             CredentialSpec::Oidc(config) => {
                 Box::new(OidcProvider::new(config.clone(), Arc::clone(&self.sts)))
@@ -150,9 +212,10 @@ impl SourceContext {
                 command: command.clone(),
                 depth: depth + 1,
             }),
-            CredentialSpec::CredentialsUri { uri } => {
-                Box::new(CredentialsUriProvider::new(self.http.clone(), uri)?)
-            }
+            CredentialSpec::CredentialsUri { uri } => self.unexpired(
+                "credentials URI",
+                Box::new(CredentialsUriProvider::new(self.http.clone(), uri)?),
+            ),
         })
     }
 }
@@ -180,11 +243,40 @@ impl AccessCredentialProvider for ExternalProvider {
             timeout: self.context.process_timeout,
         };
         let output = run_credential_process(&config, &self.context.env).await?;
+        if let Some(expiration) = super::process::stated_expiration(&output)? {
+            upstream_usable(Some(expiration), self.context.clock.now()).map_err(|e| {
+                ProviderError::Failed {
+                    source_name: "credential process".into(),
+                    message: e.to_string(),
+                }
+            })?;
+        }
         let spec = (self.context.parse_process_output)(&output, "the credential process output")?;
         self.context
             .build_at_depth(&spec, self.depth)?
             .provide()
             .await
+    }
+}
+
+/// Refuses credentials that are expired or about to expire (see [`upstream_usable`]).
+struct Unexpired {
+    inner: Box<dyn AccessCredentialProvider>,
+    clock: Arc<dyn Clock>,
+    source_name: &'static str,
+}
+
+#[async_trait]
+impl AccessCredentialProvider for Unexpired {
+    async fn provide(&self) -> Result<AccessCredentials, ProviderError> {
+        let credentials = self.inner.provide().await?;
+        upstream_usable(credentials.expiration, self.clock.now()).map_err(|e| {
+            ProviderError::Failed {
+                source_name: self.source_name.into(),
+                message: e.to_string(),
+            }
+        })?;
+        Ok(credentials)
     }
 }
 
@@ -200,5 +292,42 @@ pub struct ProfileOrigin {
 impl std::fmt::Display for ProfileOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "profile {:?} in {}", self.name, self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_what_may_be_secret() {
+        const CANARY: &str = "canary-7f3a";
+        let specs = [
+            CredentialSpec::AccessKey {
+                id: "LTAI".into(),
+                secret: Secret::new(CANARY),
+            },
+            CredentialSpec::StsToken {
+                id: "STS".into(),
+                secret: Secret::new(CANARY),
+                token: Secret::new(CANARY),
+            },
+            CredentialSpec::AssumeRole {
+                base: Box::new(CredentialSpec::External {
+                    command: format!("helper --token={CANARY}"),
+                }),
+                role_arn: "acs:ram::1:role/r".into(),
+                session_name: "s".into(),
+                external_id: Some(CANARY.into()),
+            },
+            CredentialSpec::CredentialsUri {
+                uri: format!("http://u:{CANARY}@127.0.0.1/c?token={CANARY}"),
+            },
+        ];
+        for spec in specs {
+            let shown = format!("{spec:?}");
+            assert!(!shown.contains(CANARY), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+        }
     }
 }

@@ -11,15 +11,14 @@
 //! planted by another user must not be served. Refreshes are serialised per cache entry by
 //! [`super::lock`].
 
+use crate::local_file::{self, LocalFileError, LocalFileErrorKind, Symlinks};
 use ack_ram_domain::ports::{CredentialStore, LockError, StoreError, StoreLock};
 use ack_ram_domain::{CacheKey, ClusterCredential, ExecCredential};
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-/// Largest cache file read; a credential is a few KiB.
-const MAX_CACHE_FILE_BYTES: u64 = 256 * 1024;
 /// Temp files older than this were left by a writer that died; they are removed.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
 const TEMP_PREFIX: &str = ".ack-ram-tool-";
@@ -74,6 +73,77 @@ pub fn check_private(path: &Path, what: &'static str) -> Result<(), StoreError> 
         }
     }
     Ok(())
+}
+
+/// Reads a file the plugin keeps in the cache directory, trusting it only if it is what the
+/// plugin would have written: a regular file (not a symlink, FIFO or device), owned by this
+/// user (or root), readable and writable by nobody else. Opened without blocking and without
+/// following a symlink, read with a cap.
+///
+/// `Ok(None)` is a plain miss (no file, or too large to be a credential). An untrusted file is
+/// an error the caller reports as a warning: it is not served, and the next write replaces it
+/// (a rename over it, 0600) rather than writing through it.
+pub(crate) fn read_cache_file(
+    path: &Path,
+    what: &'static str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let untrusted = |reason: String| StoreError {
+        operation: "trust the cache file",
+        location: path.display().to_string(),
+        reason: format!("{reason}, so it is ignored and will be replaced by a 0600 file"),
+    };
+    let opened = match local_file::open_regular(path, Symlinks::Refuse) {
+        Ok(opened) => opened,
+        Err(e) => {
+            return match e.kind {
+                LocalFileErrorKind::NotFound => {
+                    tracing::debug!(path = %path.display(), "cache miss: no {what}");
+                    Ok(None)
+                }
+                LocalFileErrorKind::NotRegular(kind) => Err(untrusted(format!(
+                    "the {what} is {kind}, not a regular file"
+                ))),
+                other => Err(StoreError {
+                    operation: "read the cache file",
+                    location: path.display().to_string(),
+                    reason: other.to_string(),
+                }),
+            };
+        }
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = &opened.metadata;
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(untrusted(format!(
+                "the {what} belongs to another user (uid {}, you are uid {me})",
+                meta.uid()
+            )));
+        }
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(untrusted(format!(
+                "the {what} is open to group or others (mode {mode:03o}, expected 600)"
+            )));
+        }
+    }
+    match local_file::read_open(opened, path, local_file::caps::CACHE_FILE) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(LocalFileError {
+            kind: LocalFileErrorKind::TooLarge(_),
+            ..
+        }) => {
+            tracing::debug!(path = %path.display(), "cache miss: the {what} is too large to be a credential");
+            Ok(None)
+        }
+        Err(e) => Err(StoreError {
+            operation: "read the cache file",
+            location: path.display().to_string(),
+            reason: e.kind.to_string(),
+        }),
+    }
 }
 
 /// Writes `content` to `path` (inside `dir`) atomically: a 0600 temp file with a random name in
@@ -202,10 +272,15 @@ impl FileStore {
                 Some((version, hash)) => (version.to_owned(), Some(hash.to_owned())),
                 None => (rest.to_owned(), None),
             };
-            let expiration = fs::read(entry.path())
-                .ok()
-                .and_then(|bytes| ExecCredential::parse_cached(&bytes).ok())
-                .map(|c| c.expiration);
+            // Only what `cache list` needs: a capped, non-blocking read that never follows a link.
+            let expiration = local_file::read(
+                &entry.path(),
+                local_file::caps::CACHE_FILE,
+                Symlinks::Refuse,
+            )
+            .ok()
+            .and_then(|bytes| ExecCredential::parse_cached(&bytes).ok())
+            .map(|c| c.expiration);
             out.push(FileEntry {
                 path: entry.path(),
                 cluster_id: cluster_id.to_owned(),
@@ -244,42 +319,9 @@ impl CredentialStore for FileStore {
     fn load(&self, key: &CacheKey) -> Result<Option<ClusterCredential>, StoreError> {
         check_private(&self.dir, "cache directory")?;
         let path = self.path_for(key);
-        let fail = |e: io::Error| StoreError {
-            operation: "read the cache file",
-            location: path.display().to_string(),
-            reason: e.to_string(),
-        };
-        let file = match fs::File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                tracing::debug!(path = %path.display(), "cache miss: no cache file");
-                return Ok(None);
-            }
-            Err(e) => return Err(fail(e)),
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            let me = rustix::process::geteuid().as_raw();
-            let owner = file.metadata().map_err(fail)?.uid();
-            if owner != me && owner != 0 {
-                return Err(StoreError {
-                    operation: "trust the cache file",
-                    location: path.display().to_string(),
-                    reason: format!(
-                        "it belongs to another user (uid {owner}, you are uid {me}), so it is ignored and will be replaced"
-                    ),
-                });
-            }
-        }
-        let mut bytes = Vec::with_capacity(8192);
-        file.take(MAX_CACHE_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(fail)?;
-        if bytes.len() as u64 > MAX_CACHE_FILE_BYTES {
-            tracing::debug!(path = %path.display(), "cache miss: the cache file is too large to be a credential");
+        let Some(bytes) = read_cache_file(&path, "cache file")? else {
             return Ok(None);
-        }
+        };
         match ExecCredential::parse_cached(&bytes) {
             Ok(credential) => Ok(Some(credential)),
             Err(reason) => {
@@ -390,8 +432,72 @@ mod tests {
             &[b' '; 300_000],
         ] {
             fs::write(store.path_for(&key()), content).unwrap_or_else(|e| panic!("{e}"));
+            fs::set_permissions(store.path_for(&key()), fs::Permissions::from_mode(0o600))
+                .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(store.load(&key()), Ok(None));
         }
+    }
+
+    #[test]
+    fn loose_files_links_and_fifos_are_not_trusted_and_get_replaced() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = FileStore::new(dir.path());
+        let path = store.path_for(&key());
+        let mode = |p: &Path| {
+            fs::symlink_metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0)
+        };
+        assert_eq!(store.save(&key(), &credential()), Ok(()));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = store
+            .load(&key())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("open to group or others (mode 666") && err.contains("will be replaced"),
+            "{err}"
+        );
+        assert_eq!(store.save(&key(), &credential()), Ok(()));
+        assert_eq!(mode(&path), 0o600, "written back 0600");
+        assert_eq!(store.load(&key()), Ok(Some(credential())));
+
+        // A symlink to a valid credential elsewhere is not followed.
+        let elsewhere = dir.path().join("elsewhere.json");
+        fs::rename(&path, &elsewhere).unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap_or_else(|e| panic!("{e}"));
+        let err = store
+            .load(&key())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("is a symbolic link"), "{err}");
+        assert_eq!(store.save(&key(), &credential()), Ok(()));
+        assert!(
+            fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()),
+            "the link was replaced"
+        );
+
+        // A FIFO is refused at once, then replaced.
+        fs::remove_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let started = std::time::Instant::now();
+        let err = store
+            .load(&key())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(err.contains("named pipe (FIFO)"), "{err}");
+        assert_eq!(store.save(&key(), &credential()), Ok(()));
+        assert_eq!(store.load(&key()), Ok(Some(credential())));
     }
 
     #[test]

@@ -22,21 +22,43 @@ struct HeldLock {
 impl StoreLock for HeldLock {}
 
 /// Takes the lock on `path` (creating the file, 0600), waiting at most `timeout`.
+///
+/// The lock file is opened without following a symlink (a planted link, dangling or not, must
+/// not make the plugin create or lock a file elsewhere) and without blocking (a FIFO planted in
+/// its place must not hang kubectl), and it must be a regular file.
 pub fn acquire(path: &Path, timeout: Duration) -> Result<Box<dyn StoreLock>, LockError> {
+    let unavailable = |reason: String| {
+        LockError::Unavailable(StoreError {
+            operation: "open the lock file",
+            location: path.display().to_string(),
+            reason,
+        })
+    };
     let mut options = OpenOptions::new();
     options.create(true).truncate(false).write(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+        );
     }
     let file = options.open(path).map_err(|e| {
-        LockError::Unavailable(StoreError {
-            operation: "open the lock file",
-            location: path.display().to_string(),
-            reason: e.to_string(),
-        })
+        if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+            unavailable("it is a symbolic link; remove it (the plugin recreates it)".to_owned())
+        } else {
+            unavailable(e.to_string())
+        }
     })?;
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => {
+            return Err(unavailable(
+                "it is not a regular file; remove it (the plugin recreates it)".to_owned(),
+            ));
+        }
+        Err(e) => return Err(unavailable(e.to_string())),
+    }
     let started = Instant::now();
     let mut logged = false;
     loop {
@@ -86,6 +108,30 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(100));
         drop(first);
         assert!(acquire(&path, Duration::from_millis(100)).is_ok());
+    }
+
+    #[test]
+    fn planted_links_and_fifos_are_refused_without_creating_anything() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let target = dir.path().join("elsewhere");
+        let link = dir.path().join("link.lock");
+        std::os::unix::fs::symlink(&target, &link).unwrap_or_else(|e| panic!("{e}"));
+        let err = acquire(&link, Duration::from_secs(5));
+        assert!(matches!(err, Err(LockError::Unavailable(_))));
+        assert!(!target.exists(), "the link's target was not created");
+        let fifo = dir.path().join("fifo.lock");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let started = Instant::now();
+        assert!(matches!(
+            acquire(&fifo, Duration::from_secs(5)),
+            Err(LockError::Unavailable(_))
+        ));
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Where STS requests go: the endpoint rules of `apis.md` §1.2.
 
 use crate::http::{Endpoint, EndpointError};
+use ack_ram_domain::RegionId;
 
 /// STS endpoint resolution (`apis.md` §1.2).
 ///
@@ -14,13 +15,13 @@ use crate::http::{Endpoint, EndpointError};
 /// other non-blank scheme there is refused.
 pub fn resolve_endpoint(
     explicit: Option<&str>,
-    region: Option<&str>,
+    region: Option<&RegionId>,
     vpc: bool,
     http_scheme_env: Option<&str>,
 ) -> Result<Endpoint, EndpointError> {
     let host = match non_blank(explicit) {
         Some(value) => value.to_owned(),
-        None => region_host(non_blank(region), vpc),
+        None => region_host(region, vpc),
     };
     if host.contains("://") {
         return Endpoint::parse(&host);
@@ -35,8 +36,8 @@ fn non_blank(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn region_host(region: Option<&str>, vpc: bool) -> String {
-    let Some(region) = region else {
+fn region_host(region: Option<&RegionId>, vpc: bool) -> String {
+    let Some(region) = region.map(RegionId::as_str) else {
         return "sts.aliyuncs.com".to_owned();
     };
     let region = if region == "cn-hangzhou-finance" {
@@ -61,7 +62,10 @@ mod tests {
         vpc: bool,
         scheme: Option<&str>,
     ) -> String {
-        resolve_endpoint(explicit, region, vpc, scheme)
+        let region = region
+            .filter(|r| !r.is_empty())
+            .map(|r| RegionId::parse(r).unwrap_or_else(|e| panic!("{e}")));
+        resolve_endpoint(explicit, region.as_ref(), vpc, scheme)
             .map(|e| e.to_string())
             .unwrap_or_else(|e| format!("error: {e}"))
     }

@@ -63,7 +63,7 @@ fn plan(
     let endpoint = wiring::cs_endpoint(settings)?;
     let sts_endpoint = wiring::sts_endpoint(settings, env)?;
     let cache_dir = wiring::expand_home(&settings.credential_cache_dir, env.get("HOME"))?;
-    let http = wiring::http_settings(settings)?;
+    let http = wiring::http_settings(settings, env)?;
     let retry = wiring::retry_policy(settings)?;
     let store = wiring::store_kind(settings)?;
     Ok(Plan {
@@ -194,6 +194,8 @@ fn refresh(
         .enable_all()
         .build()
         .map_err(|e| RefreshFailure::App(AppError::Runtime(e)))?;
+    wiring::warn_if_cleartext(&plan.endpoint, "ACK endpoint");
+    wiring::warn_if_cleartext(&plan.sts_endpoint, "STS endpoint");
     runtime.block_on(async {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let (provider, issuer): (
@@ -284,7 +286,9 @@ fn report(
             unlocked,
         } => {
             if let Some(e) = unlocked {
-                tracing::debug!("refreshed without the cross-process lock: {e}");
+                // Something is wrong in the cache directory (a planted link, a FIFO, a
+                // read-only file system): worth fixing, not worth failing kubectl for.
+                tracing::warn!("refreshed without the cross-process lock: {e}");
             }
             match store_error {
                 None => tracing::debug!(expires, "issued and cached a new certificate"),
@@ -299,8 +303,9 @@ fn report(
             refresh_error,
             remaining,
         } => tracing::warn!(
-            "could not refresh the certificate for cluster {}: {refresh_error}; using the cached certificate, still valid for {} min (until {expires})",
+            "could not refresh the certificate for cluster {}: {}; using the cached certificate, still valid for {} min (until {expires})",
             plan.request.key.cluster_id,
+            crate::error::terminal_safe(&refresh_error.to_string()),
             remaining.num_minutes()
         ),
     }

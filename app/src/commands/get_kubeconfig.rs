@@ -119,6 +119,7 @@ pub fn run(
     let api_version = wiring::api_version(Some(&args.api_version), env)?;
     let mode = mode(&args.mode)?;
     let endpoint = wiring::cs_endpoint(settings)?;
+    wiring::warn_if_cleartext(&endpoint, "ACK endpoint");
     let session = wiring::session(settings, args.role_arn.as_deref(), env)?;
     let request = IssueRequest {
         cluster_id: cluster_id.clone(),
