@@ -9,7 +9,10 @@
 //! * `GET /__emulator/stats` → counters and pending faults;
 //! * `POST /__emulator/faults` with one fault object or an array of them → queues them all
 //!   (or none, answering 400 with `{"error"}`, when one is invalid);
-//! * `GET /__emulator/faults` → pending faults; `DELETE /__emulator/faults` → clears them.
+//! * `GET /__emulator/faults` → pending faults; `DELETE /__emulator/faults` → clears them;
+//! * `GET /__emulator/sso`, `POST /__emulator/sso` → the CloudSSO portal's token, expiry and
+//!   queued errors ([`crate::sso::configure`]); `GET`/`POST /__emulator/oauth` → the OAuth
+//!   server's tokens, rotation and queued errors ([`crate::oauth::configure`]).
 //!
 //! A fault object: `{"api": "ack"|"sts" (default "ack"), "count": N (default 1), "kind": K, ...}`
 //! with `K` one of `error` (`status`, `code`, optional `message`), `delay` (`delay_ms`),
@@ -18,6 +21,8 @@
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use chrono::Utc;
 
 use crate::faults::{self, Answer, Fault, FaultTarget, Malformed};
 use crate::state::State;
@@ -42,6 +47,8 @@ fn pending(state: &State) -> serde_json::Value {
 
 /// The counters, as `GET /__emulator/stats` returns them.
 pub(crate) fn stats(state: &State) -> serde_json::Value {
+    let sso = crate::sso::lock(&state.sso);
+    let oauth = crate::sso::lock(&state.oauth);
     serde_json::json!({
         "request_count": state.requests(),
         "issued_count": state.issued(),
@@ -50,6 +57,11 @@ pub(crate) fn stats(state: &State) -> serde_json::Value {
         "kube_request_count": state.kube_request_count(),
         "kube_endpoint": state.kube_endpoint(),
         "pending_faults": pending(state),
+        "sso_request_count": sso.requests,
+        "sso_issued_count": sso.issued,
+        "oauth_token_request_count": oauth.token_requests,
+        "oauth_exchange_request_count": oauth.exchange_requests,
+        "oauth_issued_count": oauth.issued,
     })
 }
 
@@ -89,7 +101,20 @@ pub(crate) fn handle(state: &State, method: &str, path: &str, body: &[u8]) -> An
                 &serde_json::json!({ "queued": queued, "pending": pending(state) }),
             )
         }
-        (_, "/__emulator/stats" | "/__emulator/faults") => error(405, "method not allowed"),
+        ("GET", "/__emulator/sso") => Answer::json(200, &crate::sso::view(state)),
+        ("POST", "/__emulator/sso") => match crate::sso::configure(state, body, Utc::now()) {
+            Ok(()) => Answer::json(200, &crate::sso::view(state)),
+            Err(e) => error(400, e),
+        },
+        ("GET", "/__emulator/oauth") => Answer::json(200, &crate::oauth::view(state)),
+        ("POST", "/__emulator/oauth") => match crate::oauth::configure(state, body, Utc::now()) {
+            Ok(()) => Answer::json(200, &crate::oauth::view(state)),
+            Err(e) => error(400, e),
+        },
+        (
+            _,
+            "/__emulator/stats" | "/__emulator/faults" | "/__emulator/sso" | "/__emulator/oauth",
+        ) => error(405, "method not allowed"),
         _ => error(404, format!("unknown control route {path}")),
     }
 }

@@ -201,25 +201,13 @@ pub(crate) async fn accept_loop(
     listener: TcpListener,
     tls: KubeTls,
     state: Arc<State>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let tls = Arc::new(tls);
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => return,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    crate::server::serve_until(listener, shutdown, move |stream| {
         let state = Arc::clone(&state);
         let tls = Arc::clone(&tls);
-        tokio::spawn(async move {
+        async move {
             // A failed handshake (client does not trust the CA, cannot prove its key, plain
             // HTTP...) just drops the connection.
             let Ok(tls_stream) = tls.acceptor.accept(stream).await else {
@@ -234,8 +222,9 @@ pub(crate) async fn accept_loop(
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(tls_stream), service)
                 .await;
-        });
-    }
+        }
+    })
+    .await;
 }
 
 async fn handle(

@@ -11,8 +11,10 @@
 //! certificate (ECDSA P-256, PKCS#8 key) is freshly signed by the emulator's CA
 //! ([`Emulator::ca_pem`]) and expires exactly at `expiration`.
 //!
-//! One listener serves ACK (`GET /k8s/{ClusterId}/user_config`), STS (`POST /`) and a control
-//! API for fault injection (`/__emulator/…`, see [`Fault`]); with [`EmulatorConfig::kube_api`]
+//! One listener serves ACK (`GET /k8s/{ClusterId}/user_config`), STS (`POST /`), a CloudSSO
+//! user portal (`POST /cloud-credentials`, [`SsoSettings`]), an OAuth server (`POST /v1/token`,
+//! `POST /v1/exchange`, [`OAuthSettings`]) and a control API for fault injection and those
+//! portals' tokens (`/__emulator/…`, see [`Fault`]); with [`EmulatorConfig::kube_api`]
 //! a second, mTLS-only listener serves a minimal Kubernetes API ([`Emulator::kube_endpoint`])
 //! and records the client certificate of every request ([`Emulator::kube_requests`]).
 //!
@@ -32,11 +34,14 @@ mod api;
 mod ca;
 mod control;
 mod faults;
+mod hmac_b64;
 mod identity;
 mod kube;
 mod kubeconfig;
+mod oauth;
 pub mod roa;
 mod server;
+mod sso;
 mod state;
 mod sts;
 pub mod sts_rpc;
@@ -59,6 +64,11 @@ pub use identity::{
     CallerIdentity, IDENTITY_ASSUMED_ROLE, IDENTITY_RAM_USER, RAM_USER_NAME, role_id,
 };
 pub use kube::{KUBE_GIT_VERSION, KUBE_NAMESPACES, KubeRequest};
+pub use oauth::{
+    DEMO_OAUTH_ACCESS_TOKEN, DEMO_OAUTH_REFRESH_TOKEN, OAUTH_ACCOUNT_ID, OAUTH_CLIENT_IDS,
+    OAUTH_ROLE_NAME, OAUTH_SESSION_NAME, OAuthCall, OAuthSettings,
+};
+pub use sso::{DEMO_SSO_ACCESS_TOKEN, SSO_PATH, SSO_ROLE_PREFIX, SSO_SESSION_NAME, SsoSettings};
 pub use state::{
     DEFAULT_PRIVATE_SERVER, DEFAULT_PUBLIC_SERVER, RECORDED_REQUESTS_CAP, RecordedRequest,
 };
@@ -385,6 +395,96 @@ impl Emulator {
         );
     }
 
+    /// The CloudSSO portal's settings (accepted access token, its expiry, STS lifetime).
+    pub fn sso_settings(&self) -> SsoSettings {
+        sso::lock(&self.state.sso).settings.clone()
+    }
+
+    /// Replaces the CloudSSO portal's settings (e.g. an access token that expired).
+    pub fn configure_sso(&self, settings: SsoSettings) {
+        sso::lock(&self.state.sso).settings = settings;
+    }
+
+    /// Makes the next `count` `/cloud-credentials` requests fail with this status and
+    /// `ErrorCode`, before any check.
+    pub fn fail_next_sso(&self, count: usize, status: u16, code: &str, message: &str) {
+        let error = sso::QueuedError {
+            status,
+            code: code.to_owned(),
+            message: message.to_owned(),
+        };
+        sso::lock(&self.state.sso)
+            .fail_next
+            .extend(std::iter::repeat_n(error, count));
+    }
+
+    /// `/cloud-credentials` requests received, any outcome.
+    pub fn sso_request_count(&self) -> usize {
+        sso::lock(&self.state.sso).requests
+    }
+
+    /// Credentials the CloudSSO portal handed out.
+    pub fn sso_issued_count(&self) -> usize {
+        sso::lock(&self.state.sso).issued
+    }
+
+    /// Sets the OAuth server's tokens and settings: `settings.access_token` is accepted until
+    /// its expiry, `settings.refresh_token` replaces the current refresh token. Access tokens
+    /// issued before stay valid until they expire.
+    pub fn configure_oauth(&self, settings: OAuthSettings) {
+        sso::lock(&self.state.oauth).apply(settings);
+    }
+
+    /// The refresh token `/v1/token` accepts now (it rotates with every refresh).
+    pub fn oauth_refresh_token(&self) -> Option<String> {
+        sso::lock(&self.state.oauth).refresh_token.clone()
+    }
+
+    /// Every access token known so far expires now (`/v1/exchange` answers `expired_token`).
+    pub fn expire_oauth_access_tokens(&self) {
+        let now = chrono::Utc::now().timestamp();
+        for expiry in sso::lock(&self.state.oauth).access_tokens.values_mut() {
+            *expiry = (*expiry).min(now);
+        }
+    }
+
+    /// Makes the next `count` requests of `call` fail with this status and `error` code.
+    pub fn fail_next_oauth(
+        &self,
+        call: OAuthCall,
+        count: usize,
+        status: u16,
+        code: &str,
+        message: &str,
+    ) {
+        let error = sso::QueuedError {
+            status,
+            code: code.to_owned(),
+            message: message.to_owned(),
+        };
+        let mut oauth = sso::lock(&self.state.oauth);
+        let queue = match call {
+            OAuthCall::Token => &mut oauth.fail_token,
+            OAuthCall::Exchange => &mut oauth.fail_exchange,
+        };
+        queue.extend(std::iter::repeat_n(error, count));
+    }
+
+    /// `/v1/token` requests received, any outcome.
+    pub fn oauth_token_request_count(&self) -> usize {
+        sso::lock(&self.state.oauth).token_requests
+    }
+
+    /// `/v1/exchange` requests received, any outcome.
+    pub fn oauth_exchange_request_count(&self) -> usize {
+        sso::lock(&self.state.oauth).exchange_requests
+    }
+
+    /// Credentials `/v1/exchange` handed out.
+    pub fn oauth_issued_count(&self) -> usize {
+        sso::lock(&self.state.oauth).issued
+    }
+
     /// Logs one line per request to stderr (method, path, status, code; never secrets).
     pub fn set_request_log(&self, enabled: bool) {
         self.state.log_requests.store(enabled, Ordering::Relaxed);
@@ -543,27 +643,4 @@ pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), EmulatorError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uid_is_16_digits_and_stable() {
-        let a = account_uid(DEMO_ACCESS_KEY_ID);
-        assert_eq!(a.len(), 16);
-        assert!(a.bytes().all(|b| b.is_ascii_digit()));
-        assert_eq!(a, account_uid(DEMO_ACCESS_KEY_ID));
-        assert_ne!(a, account_uid("other"));
-    }
-
-    #[test]
-    fn request_ids_look_like_uuids() {
-        let id = request_id();
-        assert_eq!(id.len(), 36);
-        assert_eq!(id.matches('-').count(), 4);
-        assert!(
-            id.chars()
-                .all(|c| c == '-' || c.is_ascii_digit() || c.is_ascii_uppercase())
-        );
-        assert_ne!(id, request_id());
-    }
-}
+mod tests;

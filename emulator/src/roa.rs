@@ -15,13 +15,6 @@
 //! signature      = base64(HMAC-SHA1(secret, string_to_sign))
 //! ```
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
-use sha1::Sha1;
-
-type HmacSha1 = Hmac<Sha1>;
-
 /// Builds the ROA string to sign for a request as received.
 ///
 /// * `method`: the HTTP method (`GET`), used verbatim.
@@ -53,23 +46,12 @@ pub fn string_to_sign(
 
 /// Base64 (standard alphabet, padded) of HMAC-SHA1 keyed with the AccessKey secret.
 pub fn signature(secret: &str, string_to_sign: &str) -> String {
-    STANDARD.encode(mac(secret, string_to_sign).finalize().into_bytes())
+    crate::hmac_b64::sign(secret.as_bytes(), string_to_sign)
 }
 
 /// Checks a base64 signature in constant time. An undecodable signature never matches.
 pub fn verify(secret: &str, string_to_sign: &str, signature_b64: &str) -> bool {
-    match STANDARD.decode(signature_b64) {
-        Ok(bytes) => mac(secret, string_to_sign).verify_slice(&bytes).is_ok(),
-        Err(_) => false,
-    }
-}
-
-fn mac(secret: &str, string_to_sign: &str) -> HmacSha1 {
-    let Ok(mut mac) = HmacSha1::new_from_slice(secret.as_bytes()) else {
-        unreachable!("HMAC accepts keys of any length")
-    };
-    mac.update(string_to_sign.as_bytes());
-    mac
+    crate::hmac_b64::verify(secret.as_bytes(), string_to_sign, signature_b64)
 }
 
 /// First value of a header, name compared case-insensitively.

@@ -3,7 +3,9 @@
 //! Separate from the API logic so the wire concerns (hyper, rustls, response headers, request
 //! log, counters, artificial delay, fault application) stay out of the checks that define the
 //! service behaviour. Routes: `GET /k8s/{ClusterId}/user_config` → [`crate::api`];
-//! `POST /` → STS ([`crate::sts`]); `/__emulator/*` → the control API ([`crate::control`]);
+//! `POST /` → STS ([`crate::sts`]); `POST /cloud-credentials` → the CloudSSO portal
+//! ([`crate::sso`]); `POST /v1/token`, `POST /v1/exchange` → the OAuth server ([`crate::oauth`]);
+//! `/__emulator/*` → the control API ([`crate::control`]);
 //! anything else → 404 `InvalidAction.NotFound`.
 
 use std::convert::Infallible;
@@ -19,7 +21,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use std::future::Future;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
@@ -30,6 +33,7 @@ use crate::faults::{self, Answer, AnswerFault, FaultTarget, Malformed};
 use crate::roa;
 use crate::state::{RecordedRequest, State};
 use crate::sts::{self, StsMode};
+use crate::{oauth, sso};
 
 /// Builds the rustls server configuration (ring provider, HTTP/1.1 ALPN) for the emulator's
 /// own certificate.
@@ -44,13 +48,15 @@ pub(crate) fn tls_acceptor(state: &State) -> Result<TlsAcceptor, EmulatorError> 
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Accepts connections until `shutdown` flips to true.
-pub(crate) async fn accept_loop(
+/// Accepts connections until `shutdown` flips to true, serving each on its own task.
+pub(crate) async fn serve_until<F, Fut>(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    state: Arc<State>,
     mut shutdown: watch::Receiver<bool>,
-) {
+    serve: F,
+) where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     loop {
         let accepted = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => return,
@@ -65,9 +71,21 @@ pub(crate) async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
+        tokio::spawn(serve(stream));
+    }
+}
+
+/// Serves the ACK/STS API on `listener` until `shutdown` flips to true.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    state: Arc<State>,
+    shutdown: watch::Receiver<bool>,
+) {
+    serve_until(listener, shutdown, move |stream| {
         let state = Arc::clone(&state);
         let tls = tls.clone();
-        tokio::spawn(async move {
+        async move {
             let service = service_fn(move |req| handle(Arc::clone(&state), req));
             match tls {
                 Some(acceptor) => {
@@ -85,8 +103,9 @@ pub(crate) async fn accept_loop(
                         .await;
                 }
             }
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// Largest request body read (STS form bodies, control API JSON).
@@ -130,7 +149,24 @@ async fn handle(
     }
 
     let request_id = crate::request_id();
-    let (answer, code, label) = if method == "POST" && path == "/" {
+    let (answer, code, label) = if method == "POST"
+        && [sso::SSO_PATH, "/v1/token", "/v1/exchange"].contains(&path.as_str())
+    {
+        // The CloudSSO portal and the OAuth server (their own hosts in real life).
+        let now = Utc::now();
+        let (answer, code) = match read_body(body).await {
+            Err(message) => (
+                Answer::json(400, &serde_json::json!({ "error": message })),
+                "InvalidParameter".to_owned(),
+            ),
+            Ok(bytes) => match path.as_str() {
+                sso::SSO_PATH => sso::cloud_credentials(&state, &headers, &bytes, now, &request_id),
+                "/v1/token" => oauth::token(&state, &bytes, now, &request_id),
+                _ => oauth::exchange(&state, &headers, now, &request_id),
+            },
+        };
+        (answer, code, path.clone())
+    } else if method == "POST" && path == "/" {
         let (answer, code, action) =
             sts_answer(&state, &method, &query, &headers, body, &request_id).await;
         // The action is client input: log it only when it looks like an action name.

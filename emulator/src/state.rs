@@ -135,6 +135,10 @@ pub(crate) struct State {
     kube_count: AtomicUsize,
     /// When the emulator started (creation time of the fake namespaces).
     pub started_at: DateTime<Utc>,
+    /// The CloudSSO portal ([`crate::sso`]).
+    pub sso: Mutex<crate::sso::SsoState>,
+    /// The OAuth server ([`crate::oauth`]).
+    pub oauth: Mutex<crate::oauth::OAuthState>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -178,6 +182,8 @@ impl State {
             kube_requests: Mutex::new(VecDeque::new()),
             kube_count: AtomicUsize::new(0),
             started_at: Utc::now(),
+            sso: Mutex::new(crate::sso::SsoState::default()),
+            oauth: Mutex::new(crate::oauth::OAuthState::default()),
         }
     }
 

@@ -17,13 +17,6 @@
 //! (The reference describes "space as `+`, then `+` → `%20`, `*` → `%2A`, `%7E` → `~`": with
 //! this encoder that post-processing is exactly "space as `%20`", which is what is done here.)
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
-use sha1::Sha1;
-
-type HmacSha1 = Hmac<Sha1>;
-
 /// Name of the parameter carrying the signature (excluded from the string to sign).
 pub const SIGNATURE_PARAM: &str = "Signature";
 
@@ -77,23 +70,16 @@ pub fn string_to_sign(method: &str, params: &[(String, String)]) -> String {
 
 /// Base64 (standard alphabet, padded) of HMAC-SHA1 keyed with `secret + "&"`.
 pub fn signature(secret: &str, string_to_sign: &str) -> String {
-    STANDARD.encode(mac(secret, string_to_sign).finalize().into_bytes())
+    crate::hmac_b64::sign(format!("{secret}&").as_bytes(), string_to_sign)
 }
 
 /// Checks a base64 signature in constant time. An undecodable signature never matches.
 pub fn verify(secret: &str, string_to_sign: &str, signature_b64: &str) -> bool {
-    match STANDARD.decode(signature_b64) {
-        Ok(bytes) => mac(secret, string_to_sign).verify_slice(&bytes).is_ok(),
-        Err(_) => false,
-    }
-}
-
-fn mac(secret: &str, string_to_sign: &str) -> HmacSha1 {
-    let Ok(mut mac) = HmacSha1::new_from_slice(format!("{secret}&").as_bytes()) else {
-        unreachable!("HMAC accepts keys of any length")
-    };
-    mac.update(string_to_sign.as_bytes());
-    mac
+    crate::hmac_b64::verify(
+        format!("{secret}&").as_bytes(),
+        string_to_sign,
+        signature_b64,
+    )
 }
 
 /// A complete signed query string (for test clients): the parameters plus `Signature`, sorted,
