@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine of the project's kind (Debian, root).
-# Today that is the Rust toolchain's own components; system packages join this list as the
-# tests that need them land (the Secret Service and kubectl, for instance).
+# The Rust toolchain's components and the shells of the completion tests; the Secret Service and
+# kubectl have scripts of their own (secret-service.sh, install-kubectl.sh).
 set -euo pipefail
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -13,3 +13,14 @@ for component in rustfmt clippy; do
         rustup component add "$component"
     fi
 done
+
+# The shells whose completion scripts the tests load for real (bash is always there).
+missing=()
+for shell in zsh fish; do
+    command -v "$shell" >/dev/null 2>&1 || missing+=("$shell")
+done
+if ((${#missing[@]})); then
+    echo "== apt-get install ${missing[*]} (completion tests)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -19,6 +19,44 @@ fn with_bus(mut cmd: assert_cmd::Command, bus: &str) -> assert_cmd::Command {
     cmd
 }
 
+/// The Secret Service item of `account` under the service `ack-ram-tool`, as `secret-tool`
+/// (not our code) sees it on `bus`.
+fn ss_lookup(bus: &str, account: &str) -> Option<String> {
+    let out = std::process::Command::new("secret-tool")
+        .args(["lookup", "service", "ack-ram-tool", "username", account])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .output()
+        .unwrap_or_else(|e| panic!("secret-tool: {e}"));
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The probe entry earlier versions left in the keychain for good.
+fn plant_old_probe_entry(bus: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("secret-tool")
+        .args([
+            "store",
+            "--label=probe",
+            "service",
+            "ack-ram-tool",
+            "username",
+            "probe",
+        ])
+        .args(["target", "default", "application", "rust-keyring"])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("secret-tool: {e}"));
+    if let Some(stdin) = child.stdin.as_mut() {
+        let _ = stdin.write_all(b"ack-ram-tool keychain probe (not a secret)");
+    }
+    drop(child.stdin.take());
+    assert!(child.wait().is_ok_and(|s| s.success()));
+    assert!(ss_lookup(bus, "probe").is_some());
+}
+
 fn files_under(dir: &std::path::Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -99,6 +137,27 @@ async fn keyring_store_end_to_end_keeps_the_key_off_the_disk() {
     let third = run(cmd()).await;
     assert!(third.status.success(), "{}", stderr(&third));
     assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
+    // The probe before each refresh left nothing behind. (This is the only test here that
+    // probes the real keychain, so nothing else writes the entry meanwhile.)
+    assert_eq!(ss_lookup(&bus, "probe"), None);
+
+    // `cache clear` also removes the probe entry earlier versions left for good.
+    plant_old_probe_entry(&bus);
+    let mut clear_all = with_bus(sandbox.bare(), &bus);
+    clear_all.args(["credential-plugin", "cache", "clear"]);
+    let out = run(clear_all).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("removed 1 cached certificate(s)")
+            && stdout(&out).contains("keyring: 1"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        ss_lookup(&bus, "probe"),
+        None,
+        "the old probe entry is gone"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
-//! The credential chain, tested as data: one folder per case under `tests/chain_cases/`, in the
-//! style of aws-config's test cases.
+//! The credential chain, tested as data: one folder per case under `tests/chain_cases/`, one
+//! test per folder, in the style of aws-config's `make_test!` cases.
 //!
 //! Each folder holds `case.toml` (environment, chain inputs, the HTTP traffic expected on the
 //! local STS / IMDS / credentials-URI server, and the expected credentials or error) and
@@ -7,19 +7,135 @@
 //! `.alibabacloud/credentials`, scripts, token files). `{{server}}` and `{{home}}` are replaced
 //! in environment values, inputs and home files. Every expected request must arrive exactly
 //! once, and nothing else may.
+//!
+//! A new case is a new folder plus its name in [`chain_cases!`] below (the folder's name with
+//! `_` for `-`); `every_case_folder_has_a_test` fails, naming the line to add, until it is
+//! listed. A failing case's test is named after its folder: `case::cli_oidc` runs
+//! `tests/chain_cases/cli-oidc`.
 
-use ack_ram_adapters::clock::SystemClock;
+use ack_ram_adapters::context::Context;
 use ack_ram_adapters::env::Environment;
-use ack_ram_adapters::http::{Endpoint, HttpSettings, build_client};
+use ack_ram_adapters::http::{Endpoint, HttpSettings};
 use ack_ram_adapters::sources::{ChainInputs, ChainProvider, CredentialType, ProfileFile};
 use ack_ram_adapters::sts::StsClient;
 use ack_ram_domain::ports::{AccessCredentialProvider, ProviderError};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wiremock::matchers::{body_string_contains, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// One `#[tokio::test]` per listed case, in `mod case`, plus the list itself for the
+/// completeness check.
+macro_rules! chain_cases {
+    ($($name:ident),* $(,)?) => {
+        const LISTED: &[&str] = &[$(stringify!($name)),*];
+
+        mod case {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::run(stringify!($name)).await;
+                }
+            )*
+        }
+    };
+}
+
+chain_cases! {
+    cli_chainable,
+    cli_credentials_uri,
+    cli_current_profile,
+    cli_default_without_current,
+    cli_ecs_ram_role,
+    cli_env_profile,
+    cli_external,
+    cli_json_profile_file,
+    cli_oidc,
+    cli_profile_name_flag,
+    cli_ram_role_arn,
+    cli_ram_role_arn_with_role_name,
+    cli_sts_token,
+    env_access_key,
+    env_ak_role_arn,
+    env_alias_families_mixed,
+    env_credentials_file,
+    env_credentials_uri,
+    env_ecs_metadata,
+    env_oidc,
+    env_sts_token,
+    env_uri_before_ecs,
+    error_assume_role_denied,
+    error_chainable_cycle,
+    error_cli_missing_field,
+    error_ecs_no_role,
+    error_external_fails,
+    error_ini_missing_field,
+    error_ini_missing_section,
+    error_malformed_ini,
+    error_malformed_json,
+    error_nothing_configured,
+    error_oidc_token_file_missing,
+    error_unknown_profile,
+    error_unreadable_profile_file,
+    error_unsupported_mode,
+    ignore_cli_uses_ini,
+    ignore_env_uses_cli,
+    imds_credential_type,
+    imds_v2_disabled,
+    ini_default_access_key,
+    ini_ecs_ram_role,
+    ini_env_profile_selects_section,
+    ini_profile_file_forces_ini,
+    ini_profile_name_selects_section,
+    ini_ram_role_arn,
+    ini_sts_security_token,
+    partial_env_falls_through,
+    precedence_cli_before_ini,
+    precedence_env_before_cli,
+    role_arn_on_cli_role,
+    role_arn_on_env,
+}
+
+/// Every folder of `tests/chain_cases` holds a `case.toml` and is listed in [`chain_cases!`],
+/// and every listed name has a folder.
+#[test]
+fn every_case_folder_has_a_test() {
+    let folders: BTreeSet<String> = std::fs::read_dir(cases_dir())
+        .unwrap_or_else(|e| panic!("{}: {e}", cases_dir().display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    for folder in &folders {
+        assert!(
+            cases_dir().join(folder).join("case.toml").is_file(),
+            "chain case folder {folder:?} has no case.toml"
+        );
+        assert!(
+            folder
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "chain case folder {folder:?}: use lowercase letters, digits and `-` only"
+        );
+    }
+    let listed: BTreeSet<String> = LISTED.iter().map(|name| folder_of(name)).collect();
+    let unlisted: Vec<String> = folders
+        .difference(&listed)
+        .map(|f| format!("    {},", f.replace('-', "_")))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "chain case folders without a test; add to chain_cases! in tests/credential_chain.rs:\n{}",
+        unlisted.join("\n")
+    );
+    let missing: Vec<&String> = listed.difference(&folders).collect();
+    assert!(
+        missing.is_empty(),
+        "chain_cases! lists cases without a folder in tests/chain_cases: {missing:?}"
+    );
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,11 +153,13 @@ struct Case {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Inputs {
+    /// `--profile-file`, classified by the shipped rule ([`ProfileFile::classify`]).
     profile_file: Option<String>,
     profile_name: Option<String>,
     role_arn: Option<String>,
+    /// `--credential-type`, parsed by the shipped rule.
     #[serde(default)]
-    credential_type: Option<String>,
+    credential_type: CredentialType,
     #[serde(default)]
     ignore_env: bool,
     #[serde(default)]
@@ -86,8 +204,39 @@ struct Expected {
     not_configured: bool,
 }
 
+/// The chain under test: the one place that knows how the chain is constructed.
+fn chain(
+    inputs: ChainInputs,
+    env: Environment,
+    home: &Path,
+    server: &str,
+) -> Result<ChainProvider, String> {
+    let ctx =
+        Context::new(env, HttpSettings::new("chain-tests")).with_home(Some(home.to_path_buf()));
+    let http = ctx.http().map_err(|e| e.to_string())?;
+    let sts = Arc::new(StsClient::new(
+        http,
+        Endpoint::parse(server).map_err(|e| e.to_string())?,
+        ctx.clock(),
+    ));
+    Ok(ChainProvider::build(inputs, ctx, sts))
+}
+
 fn cases_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/chain_cases"))
+}
+
+/// The folder of a listed case: its name with `-` for `_`.
+fn folder_of(name: &str) -> String {
+    name.replace('_', "-")
+}
+
+/// Runs the listed case `name`; a failure names its folder.
+async fn run(name: &str) {
+    let folder = folder_of(name);
+    if let Err(e) = run_case(&cases_dir().join(&folder)).await {
+        panic!("chain case tests/chain_cases/{folder}: {e}");
+    }
 }
 
 fn substitute(text: &str, server: &str, home: &Path) -> String {
@@ -159,24 +308,13 @@ async fn run_case(dir: &Path) -> Result<(), String> {
         env.set("ALIBABA_CLOUD_IMDS_ENDPOINT", &uri);
     }
 
-    let profile_file = case.inputs.profile_file.as_deref().map(|raw| {
-        let raw = substitute(raw, &uri, &home);
-        let expanded = match raw.strip_prefix("~/") {
-            Some(rest) => home.join(rest),
-            None => PathBuf::from(&raw),
-        };
-        if raw.ends_with(".json") {
-            ProfileFile::AliyunCli(expanded)
-        } else {
-            ProfileFile::Ini(expanded)
-        }
-    });
     let inputs = ChainInputs {
-        credential_type: match case.inputs.credential_type.as_deref() {
-            Some("imds") => CredentialType::Imds,
-            _ => CredentialType::Auto,
-        },
-        profile_file,
+        credential_type: case.inputs.credential_type,
+        profile_file: case
+            .inputs
+            .profile_file
+            .as_deref()
+            .map(|raw| ProfileFile::classify(PathBuf::from(substitute(raw, &uri, &home)))),
         profile_name: case.inputs.profile_name.clone(),
         ignore_env: case.inputs.ignore_env,
         ignore_cli: case.inputs.ignore_cli,
@@ -186,16 +324,8 @@ async fn run_case(dir: &Path) -> Result<(), String> {
             .session_name
             .clone()
             .unwrap_or_else(|| "ack-ram-tool".into()),
-        home: Some(home.clone()),
     };
-    let http = build_client(&HttpSettings::new("chain-tests")).map_err(|e| e.to_string())?;
-    let sts = Arc::new(StsClient::new(
-        http.clone(),
-        Endpoint::parse(&uri).map_err(|e| e.to_string())?,
-        Arc::new(SystemClock),
-    ));
-    let chain = ChainProvider::build(inputs, env, http, sts, "chain-tests");
-    let result = chain.provide().await;
+    let result = chain(inputs, env, &home, &uri)?.provide().await;
 
     let expected = &case.expected;
     match (&result, expected.error.is_empty()) {
@@ -294,34 +424,4 @@ async fn run_case(dir: &Path) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_chain_case() {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases_dir())
-        .unwrap_or_else(|e| panic!("{}: {e}", cases_dir().display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("case.toml").is_file())
-        .collect();
-    dirs.sort();
-    assert!(dirs.len() >= 30, "all cases found ({})", dirs.len());
-    let mut failures = Vec::new();
-    for dir in &dirs {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if let Err(e) = run_case(dir).await {
-            failures.push(format!("{name}: {e}"));
-        } else {
-            println!("ok   {name}");
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        dirs.len(),
-        failures.join("\n")
-    );
 }

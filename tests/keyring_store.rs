@@ -14,11 +14,15 @@
 //!
 //! The cache directory is scanned for the private key's PEM body after every write.
 
+use ack_ram_adapters::context::Context;
+use ack_ram_adapters::env::Environment;
+use ack_ram_adapters::http::HttpSettings;
+use ack_ram_adapters::keychain::{
+    self, Backend, CHUNK_BYTES, DEFAULT_PROBE_TIMEOUT, PROBE_ACCOUNT, SERVICE,
+};
 use ack_ram_adapters::sources::CredentialSpec;
 use ack_ram_adapters::sources::keyring::{KeyringAccessKeys, KeyringError};
-use ack_ram_adapters::store::keyring::{
-    self as keyring_store, Backend, CHUNK_BYTES, KeyringStore, SERVICE,
-};
+use ack_ram_adapters::store::{self, KeyringStore};
 use ack_ram_domain::ports::{CredentialStore, ProviderError};
 use ack_ram_domain::{ApiVersion, CacheKey, ClusterCredential, ClusterId, IdentityInputs, Secret};
 use chrono::{DateTime, Utc};
@@ -35,6 +39,11 @@ const CHILD_ENV: &str = "ACK_RAM_TOOL_KEYRING_TEST_CHILD";
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
+
+/// The probe of the process's native keychain, as `--cache-store auto` runs it.
+fn native_probe() -> Result<(), keychain::KeychainError> {
+    keychain::probe(&keychain::os_vault(Backend::Native), DEFAULT_PROBE_TIMEOUT)
+}
 
 fn require_secret_service() {
     assert!(
@@ -147,6 +156,33 @@ fn ss_lookup(account: &str) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Stores `value` as `account`'s item with `secret-tool` (not our code), as the `keyring` crate
+/// would have.
+fn ss_store(account: &str, value: &str) {
+    let mut child = Command::new("secret-tool")
+        .args([
+            "store",
+            "--label=planted",
+            "service",
+            SERVICE,
+            "username",
+            account,
+        ])
+        .args(["target", "default", "application", "rust-keyring"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("secret-tool: {e}; {HOW_TO_RUN}"));
+    if let Some(stdin) = child.stdin.as_mut() {
+        use std::io::Write;
+        let _ = stdin.write_all(value.as_bytes());
+    }
+    drop(child.stdin.take());
+    assert!(
+        child.wait().is_ok_and(|s| s.success()),
+        "secret-tool store failed"
+    );
 }
 
 /// The `modified` time `secret-tool search` reports for `account`'s item.
@@ -433,25 +469,10 @@ fn secret_service_torn_states_are_misses() {
 
     // Metadata present, chunk 0 replaced by another key: the fingerprint does not match.
     assert_eq!(store.save(&key, &cred), Ok(()));
-    let mut store_cmd = Command::new("secret-tool")
-        .args([
-            "store",
-            "--label=foreign",
-            "service",
-            SERVICE,
-            "username",
-            &account,
-        ])
-        .args(["target", "default", "application", "rust-keyring"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    if let Some(stdin) = store_cmd.stdin.as_mut() {
-        use std::io::Write;
-        let _ = stdin.write_all(b"-----BEGIN RSA PRIVATE KEY-----\nnot the same key\n");
-    }
-    drop(store_cmd.stdin.take());
-    assert!(store_cmd.wait().is_ok_and(|s| s.success()));
+    ss_store(
+        &account,
+        "-----BEGIN RSA PRIVATE KEY-----\nnot the same key\n",
+    );
     assert_eq!(store.load(&key), Ok(None), "mismatched: a miss");
 
     // And the next save repairs it.
@@ -482,7 +503,7 @@ fn secret_service_delete_list_and_clear_remove_the_keychain_items() {
     assert!(
         listed
             .iter()
-            .all(|e| e.expiration == cred.expiration && e.api_version == ApiVersion::V1)
+            .all(|e| e.expiration == Some(cred.expiration) && e.api_version == ApiVersion::V1)
     );
     assert_eq!(listed.iter().filter(|e| e.cluster_id == cluster).count(), 2);
     let shown = format!("{listed:?}");
@@ -521,11 +542,25 @@ fn secret_service_delete_list_and_clear_remove_the_keychain_items() {
 fn secret_service_probe_answers_and_latency_is_reported() {
     require_secret_service();
     let started = Instant::now();
-    assert_eq!(keyring_store::probe(), Ok(()));
+    assert_eq!(native_probe(), Ok(()));
     let first = started.elapsed();
     let started = Instant::now();
-    assert_eq!(keyring_store::probe(), Ok(()));
+    assert_eq!(native_probe(), Ok(()));
     let probe = started.elapsed();
+    assert_eq!(
+        ss_lookup(PROBE_ACCOUNT),
+        None,
+        "the probe leaves nothing behind"
+    );
+    // What earlier versions left behind is removed (as `cache clear` does).
+    ss_store(PROBE_ACCOUNT, "ack-ram-tool keychain probe (not a secret)");
+    assert!(ss_lookup(PROBE_ACCOUNT).is_some());
+    let vault = keychain::os_vault(Backend::Native);
+    assert_eq!(
+        keychain::remove_probe_leftover(&vault, DEFAULT_PROBE_TIMEOUT),
+        Ok(true)
+    );
+    assert_eq!(ss_lookup(PROBE_ACCOUNT), None);
 
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let store = KeyringStore::new(home.path());
@@ -635,13 +670,19 @@ fn child_without_keychain() {
         return;
     };
     let started = Instant::now();
-    let probe = keyring_store::probe();
+    let probe = native_probe();
     let took = started.elapsed();
-    let err = probe
+    let reason = probe
         .err()
+        .and_then(|e| e.unavailable_reason())
         .unwrap_or_else(|| panic!("the probe found a keychain"));
-    println!("PROBE-REASON {:?}", err.reason);
-    println!("PROBE-MESSAGE {err}");
+    println!("PROBE-REASON {reason:?}");
+    // What `--cache-store keyring` says before fetching anything.
+    let ctx = Context::new(Environment::from_process(), HttpSettings::new("test"));
+    let refused = store::require_keychain(&ctx)
+        .err()
+        .unwrap_or_else(|| panic!("keyring mode found a keychain"));
+    println!("PROBE-MESSAGE {refused}");
     println!("PROBE-MS {}", took.as_millis());
 
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -668,11 +709,11 @@ fn child_without_keychain() {
     );
     let ak = ak
         .err()
-        .map(|e: KeyringError| e.to_string())
+        .map(|e: KeyringError| e.explain())
         .unwrap_or_default();
     println!("ACCESS-KEY {ak}");
     assert!(!ak.contains("AKSECRETNEVERSHOWN"));
-    assert_eq!(format!("{:?}", err.reason), expected);
+    assert_eq!(format!("{reason:?}"), expected);
 }
 
 fn assert_child(out: &Output, reason: &str, words: &[&str]) {
@@ -797,7 +838,10 @@ fn kernel_has(account: &str) -> bool {
 /// one process at a time: the index entry lives in the per-user persistent keyring).
 fn kernel_contract(access_keys: bool) {
     assert_eq!(
-        keyring_store::probe_backend(Backend::KernelKeyutils, Duration::from_secs(3)),
+        keychain::probe(
+            &keychain::os_vault(Backend::KernelKeyutils),
+            Duration::from_secs(3)
+        ),
         Ok(())
     );
     let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));

@@ -2,61 +2,166 @@
 //! URI against wiremock (the requests they send, how they read every kind of answer, how fast
 //! they give up), and the external credential process against small shell scripts.
 //!
+//! Each source has a table: a row says what the server answers (or what the script does) and
+//! what must come out, and one runner per source plays it. [`rows!`] makes every row its own
+//! test, named after the row, so `cargo test` names a failing row. For every row the runner
+//! asserts the outcome (credentials equal, or a failure of that source whose message passes
+//! every [`Check`] and carries no secret), the time limit when the row has one, and, for the
+//! HTTP sources, the exact requests that arrived. The few tests that do not fit a table (a
+//! proxy, a process tree, relative PATH entries) follow their table.
+//!
 //! Proxies come from the environment snapshot, so that IMDS never uses one is checked in-process
 //! against a snapshot with every proxy variable set.
 
 mod support;
 
+use Check::{EndsWith, Has, Is, Lacks, StartsWith};
+use Outcome::{Fails, Gives};
 use ack_ram_adapters::env::Environment;
 use ack_ram_adapters::http::{HttpSettings, build_client};
 use ack_ram_adapters::sources::credentials_uri::CredentialsUriProvider;
 use ack_ram_adapters::sources::imds::{ImdsConfig, ImdsProvider};
 use ack_ram_domain::ports::{AccessCredentialProvider, ProviderError};
 use ack_ram_domain::{AccessCredentials, Secret};
+use std::fmt::Debug;
 use std::time::{Duration, Instant};
 use support::{AK_ID, AK_SECRET, STS_TOKEN};
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const TOKEN_PATH: &str = "/latest/api/token";
-const ROLES_PATH: &str = "/latest/meta-data/ram/security-credentials/";
-const TOKEN_HEADER: &str = "x-aliyun-ecs-metadata-token";
-const TTL_HEADER: &str = "x-aliyun-ecs-metadata-token-ttl-seconds";
 const EXPIRATION: &str = "2024-03-10T15:56:17Z";
+/// The credentials URI's query, a secret that must never be echoed.
+const QUERY_SECRET: &str = "query-secret";
+/// What no failure message may contain.
+const SECRETS: [&str; 4] = [AK_SECRET, STS_TOKEN, QUERY_SECRET, "hunter2"];
 
-/// The message of a `Failed`, checking the source name; panics on anything else.
-fn failure(result: Result<AccessCredentials, ProviderError>, source: &str) -> String {
-    match result {
+/// One test per row: `rows!(runner { row_name: row, ... })` calls `runner(row)` in a test named
+/// `row_name`.
+macro_rules! rows {
+    ($runner:ident { $($name:ident: $row:expr),* $(,)? }) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $runner($row).await;
+            }
+        )*
+    };
+}
+
+/// One thing a failure message must satisfy; `{server}` stands for the mock server's URI.
+#[derive(Clone, Copy, Debug)]
+enum Check {
+    Has(&'static str),
+    Lacks(&'static str),
+    StartsWith(&'static str),
+    EndsWith(&'static str),
+    Is(&'static str),
+}
+
+/// What a row expects.
+enum Outcome<T> {
+    /// Success, with exactly this value.
+    Gives(T),
+    /// A failure of the source whose message passes every check.
+    Fails(&'static [Check]),
+}
+
+/// Asserts that `result` is `expected`; `server` replaces `{server}` in the checks.
+fn assert_outcome<T: PartialEq + Debug>(
+    result: Result<T, ProviderError>,
+    expected: &Outcome<T>,
+    source: &str,
+    server: &str,
+) {
+    match expected {
+        Gives(want) => assert_eq!(result.as_ref(), Ok(want)),
+        Fails(checks) => assert_failure(result, source, checks, server),
+    }
+}
+
+/// Asserts that `result` is a failure of `source` whose message passes `checks` and holds none
+/// of the [`SECRETS`].
+fn assert_failure<T: Debug>(
+    result: Result<T, ProviderError>,
+    source: &str,
+    checks: &[Check],
+    server: &str,
+) {
+    let message = match result {
         Err(ProviderError::Failed {
             source_name,
             message,
         }) => {
             assert_eq!(source_name, source, "{message}");
-            for secret in [AK_SECRET, STS_TOKEN] {
-                assert!(!message.contains(secret), "secret in message: {message}");
-            }
             message
         }
         other => panic!("expected a failure of {source}, got {other:?}"),
+    };
+    for secret in SECRETS {
+        assert!(!message.contains(secret), "secret in message: {message}");
+    }
+    for check in checks {
+        let holds = match *check {
+            Has(s) => message.contains(&s.replace("{server}", server)),
+            Lacks(s) => !message.contains(&s.replace("{server}", server)),
+            StartsWith(s) => message.starts_with(&s.replace("{server}", server)),
+            EndsWith(s) => message.ends_with(&s.replace("{server}", server)),
+            Is(s) => message == s.replace("{server}", server),
+        };
+        assert!(holds, "{check:?} does not hold for {message:?}");
     }
 }
 
-fn credentials_document() -> serde_json::Value {
-    serde_json::json!({
+/// A credentials document as IMDS and credentials URIs serve it, with `changes` applied
+/// (`None` removes the field).
+fn document(changes: &[(&str, Option<&str>)]) -> serde_json::Value {
+    let mut doc = serde_json::json!({
         "AccessKeyId": AK_ID,
         "AccessKeySecret": AK_SECRET,
         "SecurityToken": STS_TOKEN,
         "Expiration": EXPIRATION,
         "LastUpdated": "2024-03-10T09:56:17Z",
         "Code": "Success",
-    })
+    });
+    for (field, value) in changes {
+        match (doc.as_object_mut(), value) {
+            (Some(o), Some(v)) => {
+                o.insert((*field).to_owned(), (*v).into());
+            }
+            (Some(o), None) => {
+                o.remove(*field);
+            }
+            (None, _) => {}
+        }
+    }
+    doc
 }
 
+/// A 200 answer with [`document`]`(changes)`.
+fn json(changes: &[(&str, Option<&str>)]) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(document(changes))
+}
+
+/// An answer with `status` and a text body.
+fn text(status: u16, body: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_string(body)
+}
+
+/// An empty answer with `status`.
+fn status(status: u16) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+}
+
+/// What the full document gives.
 fn expected_sts() -> AccessCredentials {
     AccessCredentials {
         expiration: Some(EXPIRATION.parse().unwrap_or_else(|e| panic!("{e}"))),
         ..AccessCredentials::sts(AK_ID, Secret::new(AK_SECRET), Secret::new(STS_TOKEN))
     }
+}
+
+async fn requests(server: &MockServer) -> Vec<Request> {
+    server.received_requests().await.unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -67,389 +172,356 @@ mod imds {
     use super::*;
 
     const SOURCE: &str = "ECS instance metadata (IMDS)";
+    const TOKEN_PATH: &str = "/latest/api/token";
+    const ROLES_PATH: &str = "/latest/meta-data/ram/security-credentials/";
+    const TOKEN_HEADER: &str = "x-aliyun-ecs-metadata-token";
+    const TTL_HEADER: &str = "x-aliyun-ecs-metadata-token-ttl-seconds";
 
-    pub fn config(server: &MockServer) -> ImdsConfig {
-        ImdsConfig {
-            endpoint: server.uri(),
-            ..ImdsConfig::default()
+    /// A path as rows write it: `token` is the IMDSv2 token path, `roles/…` the role listing
+    /// and a role's credentials.
+    fn full_path(short: &str) -> String {
+        match short.strip_prefix("roles/") {
+            Some(role) => format!("{ROLES_PATH}{role}"),
+            None if short == "token" => TOKEN_PATH.to_owned(),
+            None => short.to_owned(),
         }
     }
 
-    pub fn provider(config: ImdsConfig) -> ImdsProvider {
+    /// A request as rows write it: `METHOD path`, the path shortened as [`full_path`] reads
+    /// it, then ` ttl=…` and ` token=…` when the IMDSv2 headers are present.
+    fn render(request: &Request) -> String {
+        let path = request.url.path();
+        let short = match path.strip_prefix(ROLES_PATH) {
+            Some(role) => format!("roles/{role}"),
+            None if path == TOKEN_PATH => "token".to_owned(),
+            None => path.to_owned(),
+        };
+        let mut line = format!("{} {short}", request.method);
+        if let Some(query) = request.url.query() {
+            line.push_str(&format!("?{query}"));
+        }
+        for (name, header) in [("ttl", TTL_HEADER), ("token", TOKEN_HEADER)] {
+            if let Some(value) = request.headers.get(header) {
+                line.push_str(&format!(
+                    " {name}={}",
+                    value.to_str().unwrap_or("<not text>")
+                ));
+            }
+        }
+        line
+    }
+
+    /// The answers to one method and path, in order; the last one repeats.
+    struct Route {
+        method: &'static str,
+        path: &'static str,
+        answers: Vec<ResponseTemplate>,
+    }
+
+    fn route<const N: usize>(
+        method: &'static str,
+        path: &'static str,
+        answers: [ResponseTemplate; N],
+    ) -> Route {
+        Route {
+            method,
+            path,
+            answers: answers.into(),
+        }
+    }
+
+    async fn mount(server: &MockServer, route: &Route) {
+        let last = route.answers.len().saturating_sub(1);
+        for (i, answer) in route.answers.iter().enumerate() {
+            let mock = Mock::given(method(route.method))
+                .and(path(full_path(route.path)))
+                .respond_with(answer.clone())
+                .with_priority(u8::try_from(i + 1).unwrap_or(u8::MAX));
+            let mock = if i < last {
+                mock.up_to_n_times(1)
+            } else {
+                mock
+            };
+            mock.mount(server).await;
+        }
+    }
+
+    struct Row {
+        /// Environment variables besides `ALIBABA_CLOUD_IMDS_ENDPOINT`.
+        env: &'static [(&'static str, &'static str)],
+        /// The role name passed explicitly.
+        role: Option<&'static str>,
+        /// `ALIBABA_CLOUD_IMDS_ENDPOINT` instead of the mock server.
+        endpoint: Option<&'static str>,
+        /// The time allowed for one request instead of the default.
+        timeout: Option<Duration>,
+        routes: Vec<Route>,
+        /// How many times the same provider is asked; every answer must be the expected one.
+        calls: usize,
+        expected: Outcome<AccessCredentials>,
+        /// Every request the mock server received, in order, as [`render`] writes them.
+        requests: &'static [&'static str],
+        /// Each call's outcome arrives within this time.
+        within: Option<Duration>,
+    }
+
+    impl Default for Row {
+        fn default() -> Self {
+            Self {
+                env: &[],
+                role: None,
+                endpoint: None,
+                timeout: None,
+                routes: Vec::new(),
+                calls: 1,
+                expected: Gives(expected_sts()),
+                requests: &[],
+                within: None,
+            }
+        }
+    }
+
+    /// The provider under test.
+    fn provider(config: ImdsConfig) -> ImdsProvider {
         ImdsProvider::new(config, "ack-ram-tool-tests").unwrap_or_else(|e| panic!("{e}"))
     }
 
-    pub async fn mount_role_and_credentials(server: &MockServer, role: &str) {
-        Mock::given(method("GET"))
-            .and(path(ROLES_PATH))
-            .respond_with(ResponseTemplate::new(200).set_body_string(format!("{role}\n")))
-            .mount(server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(format!("{ROLES_PATH}{role}")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(credentials_document()))
-            .mount(server)
-            .await;
-    }
-
-    async fn requests(server: &MockServer) -> Vec<Request> {
-        server.received_requests().await.unwrap_or_default()
-    }
-
-    fn token_of(request: &Request) -> Option<String> {
-        request
-            .headers
-            .get(TOKEN_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    }
-
-    #[tokio::test]
-    async fn v2_token_then_role_discovery_then_credentials() {
+    async fn imds(row: Row) {
         let server = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .and(path(TOKEN_PATH))
-            .and(header(TTL_HEADER, "3600"))
-            .respond_with(ResponseTemplate::new(200).set_body_string("session-token-1\n"))
-            .expect(1)
-            .mount(&server)
-            .await;
-        mount_role_and_credentials(&server, "ack-node-role").await;
-
-        let p = provider(config(&server));
-        assert_eq!(p.provide().await, Ok(expected_sts()));
-        // A second call in the same process reuses the token.
-        assert_eq!(p.provide().await, Ok(expected_sts()));
-
-        let seen: Vec<(String, String, Option<String>)> = requests(&server)
-            .await
-            .iter()
-            .map(|r| (r.method.to_string(), r.url.path().to_owned(), token_of(r)))
-            .collect();
-        let token = Some("session-token-1".to_owned());
-        let role_path = format!("{ROLES_PATH}ack-node-role");
-        assert_eq!(
-            seen,
-            vec![
-                ("PUT".into(), TOKEN_PATH.into(), None),
-                ("GET".into(), ROLES_PATH.into(), token.clone()),
-                ("GET".into(), role_path.clone(), token.clone()),
-                ("GET".into(), ROLES_PATH.into(), token.clone()),
-                ("GET".into(), role_path, token),
-            ]
-        );
-    }
-
-    #[tokio::test]
-    async fn v2_refused_falls_back_to_v1_and_asks_only_once() {
-        for status in [403, 404] {
-            let server = MockServer::start().await;
-            Mock::given(method("PUT"))
-                .and(path(TOKEN_PATH))
-                .respond_with(ResponseTemplate::new(status))
-                .expect(1)
-                .mount(&server)
-                .await;
-            mount_role_and_credentials(&server, "r").await;
-
-            let p = provider(config(&server));
-            assert_eq!(p.provide().await, Ok(expected_sts()), "{status}");
-            assert_eq!(p.provide().await, Ok(expected_sts()), "{status}");
-
-            let all = requests(&server).await;
-            assert_eq!(
-                all.iter().filter(|r| r.method.as_str() == "PUT").count(),
-                1,
-                "{status}"
-            );
-            assert!(
-                all.iter().all(|r| token_of(r).is_none()),
-                "no token header after a refusal ({status})"
-            );
+        for route in &row.routes {
+            mount(&server, route).await;
         }
-    }
-
-    #[tokio::test]
-    async fn other_token_failures_fail() {
-        let server = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .and(path(TOKEN_PATH))
-            .respond_with(ResponseTemplate::new(400))
-            .expect(1)
-            .mount(&server)
-            .await;
-        mount_role_and_credentials(&server, "r").await;
-        let m = failure(provider(config(&server)).provide().await, SOURCE);
-        assert!(
-            m.contains("HTTP 400") && m.contains("PUT /latest/api/token"),
-            "{m}"
-        );
-    }
-
-    #[tokio::test]
-    async fn v2_disabled_sends_no_put() {
-        let server = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .respond_with(ResponseTemplate::new(200).set_body_string("t"))
-            .expect(0)
-            .mount(&server)
-            .await;
-        mount_role_and_credentials(&server, "r").await;
-        let env: Environment = [
-            ("ALIBABA_CLOUD_IMDS_ENDPOINT", server.uri()),
-            ("ALIBABA_CLOUD_IMDSV2_DISABLED", "true".to_owned()),
-        ]
-        .into_iter()
-        .collect();
-        let p = provider(ImdsConfig::from_env(&env, None));
-        assert_eq!(p.provide().await, Ok(expected_sts()));
-        assert!(
-            requests(&server)
-                .await
-                .iter()
-                .all(|r| token_of(r).is_none())
-        );
-    }
-
-    #[tokio::test]
-    async fn explicit_role_skips_discovery() {
-        let server = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .respond_with(ResponseTemplate::new(200).set_body_string("tok"))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(ROLES_PATH))
-            .respond_with(ResponseTemplate::new(200).set_body_string("discovered"))
-            .expect(0)
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(format!("{ROLES_PATH}given")))
-            .and(header(TOKEN_HEADER, "tok"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(credentials_document()))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let env: Environment = [
-            ("ALIBABA_CLOUD_IMDS_ENDPOINT", server.uri()),
-            ("ALIBABA_CLOUD_ECS_METADATA", "from-env".to_owned()),
-        ]
-        .into_iter()
-        .collect();
-        let p = provider(ImdsConfig::from_env(&env, Some("given".into())));
-        assert_eq!(p.provide().await, Ok(expected_sts()));
-    }
-
-    #[tokio::test]
-    async fn several_roles_listed_uses_the_first() {
-        let server = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .respond_with(ResponseTemplate::new(404))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(ROLES_PATH))
-            .respond_with(ResponseTemplate::new(200).set_body_string("\n first \nsecond\n"))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(format!("{ROLES_PATH}first")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(credentials_document()))
-            .expect(1)
-            .mount(&server)
-            .await;
-        assert_eq!(
-            provider(config(&server)).provide().await,
-            Ok(expected_sts())
-        );
-    }
-
-    #[tokio::test]
-    async fn no_role_attached_is_said_plainly() {
-        for listing in [ResponseTemplate::new(404), ResponseTemplate::new(200)] {
-            let server = MockServer::start().await;
-            Mock::given(method("PUT"))
-                .respond_with(ResponseTemplate::new(200).set_body_string("tok"))
-                .mount(&server)
-                .await;
-            Mock::given(method("GET"))
-                .and(path(ROLES_PATH))
-                .respond_with(listing)
-                .expect(1)
-                .mount(&server)
-                .await;
-            let m = failure(provider(config(&server)).provide().await, SOURCE);
-            assert!(m.contains("no RAM role attached"), "{m}");
+        let mut env: Environment = row.env.iter().copied().collect();
+        let endpoint = row.endpoint.map_or_else(|| server.uri(), str::to_owned);
+        env.set("ALIBABA_CLOUD_IMDS_ENDPOINT", &endpoint);
+        let mut config = ImdsConfig::from_env(&env, row.role.map(str::to_owned));
+        if let Some(timeout) = row.timeout {
+            config.timeout = timeout;
         }
-    }
-
-    #[tokio::test]
-    async fn an_explicit_role_that_is_not_attached() {
-        let server = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .respond_with(ResponseTemplate::new(403))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(404))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let mut c = config(&server);
-        c.role_name = Some("wrong-role".into());
-        let m = failure(provider(c).provide().await, SOURCE);
-        assert!(m.contains("\"wrong-role\" is not attached"), "{m}");
-    }
-
-    #[tokio::test]
-    async fn a_code_other_than_success_is_named() {
-        let server = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .respond_with(ResponseTemplate::new(200).set_body_string("tok"))
-            .mount(&server)
-            .await;
-        let mut doc = credentials_document();
-        doc["Code"] = "InternalError".into();
-        Mock::given(method("GET"))
-            .and(path(format!("{ROLES_PATH}r")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(doc))
-            .mount(&server)
-            .await;
-        let mut c = config(&server);
-        c.role_name = Some("r".into());
-        let m = failure(provider(c).provide().await, SOURCE);
-        assert!(m.contains("\"InternalError\""), "{m}");
-    }
-
-    #[tokio::test]
-    async fn missing_fields_are_named() {
-        for (drop, named) in [
-            ("AccessKeyId", "no AccessKeyId"),
-            ("AccessKeySecret", "no AccessKeySecret"),
-        ] {
-            let server = MockServer::start().await;
-            Mock::given(method("PUT"))
-                .respond_with(ResponseTemplate::new(404))
-                .mount(&server)
-                .await;
-            let mut doc = credentials_document();
-            doc.as_object_mut().map(|o| o.remove(drop));
-            Mock::given(method("GET"))
-                .and(path(format!("{ROLES_PATH}r")))
-                .respond_with(ResponseTemplate::new(200).set_body_json(doc))
-                .mount(&server)
-                .await;
-            let mut c = config(&server);
-            c.role_name = Some("r".into());
-            let m = failure(provider(c).provide().await, SOURCE);
-            assert!(m.contains(named), "{m}");
+        let p = provider(config);
+        for _ in 0..row.calls {
+            let started = Instant::now();
+            let result = p.provide().await;
+            if let Some(limit) = row.within {
+                let elapsed = started.elapsed();
+                assert!(elapsed < limit, "took {elapsed:?}: {result:?}");
+            }
+            assert_outcome(result, &row.expected, SOURCE, &server.uri());
         }
+        let seen: Vec<String> = requests(&server).await.iter().map(render).collect();
+        assert_eq!(seen, row.requests, "the requests received");
     }
 
-    #[tokio::test]
-    async fn a_5xx_is_retried_once() {
-        let server = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .respond_with(ResponseTemplate::new(404))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(format!("{ROLES_PATH}r")))
-            .respond_with(ResponseTemplate::new(503))
-            .up_to_n_times(1)
-            .with_priority(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(format!("{ROLES_PATH}r")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(credentials_document()))
-            .with_priority(2)
-            .mount(&server)
-            .await;
-        let mut c = config(&server);
-        c.role_name = Some("r".into());
-        assert_eq!(provider(c).provide().await, Ok(expected_sts()));
-        let gets = requests(&server)
-            .await
-            .iter()
-            .filter(|r| r.method.as_str() == "GET")
-            .count();
-        assert_eq!(gets, 2);
-    }
-
-    #[tokio::test]
-    async fn a_lasting_5xx_gives_up_after_the_configured_attempts() {
-        let server = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .respond_with(ResponseTemplate::new(404))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(500))
-            .expect(2)
-            .mount(&server)
-            .await;
-        let m = failure(provider(config(&server)).provide().await, SOURCE);
-        assert!(m.contains("HTTP 500"), "{m}");
-    }
-
-    #[tokio::test]
-    async fn a_4xx_is_never_retried() {
-        let server = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .respond_with(ResponseTemplate::new(404))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(400))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let m = failure(provider(config(&server)).provide().await, SOURCE);
-        assert!(m.contains("HTTP 400"), "{m}");
-    }
-
-    #[tokio::test]
-    async fn a_stalled_service_times_out_quickly() {
-        let server = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(10)))
-            .mount(&server)
-            .await;
-        let mut c = config(&server);
-        c.timeout = Duration::from_millis(200);
-        let started = Instant::now();
-        let m = failure(provider(c).provide().await, SOURCE);
+    rows!(imds {
+        // The token is fetched once and sent on every read; a second call reuses it.
+        v2_token_then_role_discovery_then_credentials: Row {
+            routes: vec![
+                route("PUT", "token", [text(200, "session-token-1\n")]),
+                route("GET", "roles/", [text(200, "ack-node-role\n")]),
+                route("GET", "roles/ack-node-role", [json(&[])]),
+            ],
+            calls: 2,
+            expected: Gives(expected_sts()),
+            requests: &[
+                "PUT token ttl=3600",
+                "GET roles/ token=session-token-1",
+                "GET roles/ack-node-role token=session-token-1",
+                "GET roles/ token=session-token-1",
+                "GET roles/ack-node-role token=session-token-1",
+            ],
+            ..Row::default()
+        },
+        // A refused token (403 or 404) means IMDSv1, remembered: the PUT is not repeated.
+        v2_refused_with_403_falls_back_to_v1_and_asks_only_once: Row {
+            routes: vec![
+                route("PUT", "token", [status(403)]),
+                route("GET", "roles/", [text(200, "r\n")]),
+                route("GET", "roles/r", [json(&[])]),
+            ],
+            calls: 2,
+            expected: Gives(expected_sts()),
+            requests: &[
+                "PUT token ttl=3600",
+                "GET roles/",
+                "GET roles/r",
+                "GET roles/",
+                "GET roles/r"
+            ],
+            ..Row::default()
+        },
+        v2_refused_with_404_falls_back_to_v1_and_asks_only_once: Row {
+            routes: vec![
+                route("PUT", "token", [status(404)]),
+                route("GET", "roles/", [text(200, "r\n")]),
+                route("GET", "roles/r", [json(&[])]),
+            ],
+            calls: 2,
+            expected: Gives(expected_sts()),
+            requests: &[
+                "PUT token ttl=3600",
+                "GET roles/",
+                "GET roles/r",
+                "GET roles/",
+                "GET roles/r"
+            ],
+            ..Row::default()
+        },
+        other_token_failures_fail: Row {
+            routes: vec![
+                route("PUT", "token", [status(400)]),
+                route("GET", "roles/", [text(200, "r\n")]),
+                route("GET", "roles/r", [json(&[])]),
+            ],
+            expected: Fails(&[Has("HTTP 400"), Has("PUT /latest/api/token")]),
+            requests: &["PUT token ttl=3600"],
+            ..Row::default()
+        },
+        v2_disabled_sends_no_put: Row {
+            env: &[("ALIBABA_CLOUD_IMDSV2_DISABLED", "true")],
+            routes: vec![
+                route("PUT", "token", [text(200, "t")]),
+                route("GET", "roles/", [text(200, "r\n")]),
+                route("GET", "roles/r", [json(&[])]),
+            ],
+            expected: Gives(expected_sts()),
+            requests: &["GET roles/", "GET roles/r"],
+            ..Row::default()
+        },
+        // The explicit role wins over ALIBABA_CLOUD_ECS_METADATA, and nothing is discovered.
+        explicit_role_skips_discovery: Row {
+            env: &[("ALIBABA_CLOUD_ECS_METADATA", "from-env")],
+            role: Some("given"),
+            routes: vec![
+                route("PUT", "token", [text(200, "tok")]),
+                route("GET", "roles/", [text(200, "discovered")]),
+                route("GET", "roles/given", [json(&[])]),
+            ],
+            expected: Gives(expected_sts()),
+            requests: &["PUT token ttl=3600", "GET roles/given token=tok"],
+            ..Row::default()
+        },
+        several_roles_listed_uses_the_first: Row {
+            routes: vec![
+                route("PUT", "token", [status(404)]),
+                route("GET", "roles/", [text(200, "\n first \nsecond\n")]),
+                route("GET", "roles/first", [json(&[])]),
+            ],
+            expected: Gives(expected_sts()),
+            requests: &["PUT token ttl=3600", "GET roles/", "GET roles/first"],
+            ..Row::default()
+        },
+        no_role_attached_404_is_said_plainly: Row {
+            routes: vec![
+                route("PUT", "token", [text(200, "tok")]),
+                route("GET", "roles/", [status(404)]),
+            ],
+            expected: Fails(&[Has("no RAM role attached")]),
+            requests: &["PUT token ttl=3600", "GET roles/ token=tok"],
+            ..Row::default()
+        },
+        no_role_attached_empty_listing_is_said_plainly: Row {
+            routes: vec![
+                route("PUT", "token", [text(200, "tok")]),
+                route("GET", "roles/", [status(200)]),
+            ],
+            expected: Fails(&[Has("no RAM role attached")]),
+            requests: &["PUT token ttl=3600", "GET roles/ token=tok"],
+            ..Row::default()
+        },
+        an_explicit_role_that_is_not_attached: Row {
+            role: Some("wrong-role"),
+            routes: vec![
+                route("PUT", "token", [status(403)]),
+                route("GET", "roles/wrong-role", [status(404)]),
+            ],
+            expected: Fails(&[Has("\"wrong-role\" is not attached")]),
+            requests: &["PUT token ttl=3600", "GET roles/wrong-role"],
+            ..Row::default()
+        },
+        a_code_other_than_success_is_named: Row {
+            role: Some("r"),
+            routes: vec![
+                route("PUT", "token", [text(200, "tok")]),
+                route("GET", "roles/r", [json(&[("Code", Some("InternalError"))])]),
+            ],
+            expected: Fails(&[Has("\"InternalError\"")]),
+            requests: &["PUT token ttl=3600", "GET roles/r token=tok"],
+            ..Row::default()
+        },
+        a_missing_access_key_id_is_named: Row {
+            role: Some("r"),
+            routes: vec![
+                route("PUT", "token", [status(404)]),
+                route("GET", "roles/r", [json(&[("AccessKeyId", None)])]),
+            ],
+            expected: Fails(&[Has("no AccessKeyId")]),
+            requests: &["PUT token ttl=3600", "GET roles/r"],
+            ..Row::default()
+        },
+        a_missing_access_key_secret_is_named: Row {
+            role: Some("r"),
+            routes: vec![
+                route("PUT", "token", [status(404)]),
+                route("GET", "roles/r", [json(&[("AccessKeySecret", None)])]),
+            ],
+            expected: Fails(&[Has("no AccessKeySecret")]),
+            requests: &["PUT token ttl=3600", "GET roles/r"],
+            ..Row::default()
+        },
+        a_5xx_is_retried_once: Row {
+            role: Some("r"),
+            routes: vec![
+                route("PUT", "token", [status(404)]),
+                route("GET", "roles/r", [status(503), json(&[])]),
+            ],
+            expected: Gives(expected_sts()),
+            requests: &["PUT token ttl=3600", "GET roles/r", "GET roles/r"],
+            ..Row::default()
+        },
+        a_lasting_5xx_gives_up_after_the_configured_attempts: Row {
+            routes: vec![
+                route("PUT", "token", [status(404)]),
+                route("GET", "roles/", [status(500)]),
+            ],
+            expected: Fails(&[Has("HTTP 500")]),
+            requests: &["PUT token ttl=3600", "GET roles/", "GET roles/"],
+            ..Row::default()
+        },
+        a_4xx_is_never_retried: Row {
+            routes: vec![
+                route("PUT", "token", [status(404)]),
+                route("GET", "roles/", [status(400)]),
+            ],
+            expected: Fails(&[Has("HTTP 400")]),
+            requests: &["PUT token ttl=3600", "GET roles/"],
+            ..Row::default()
+        },
         // Two attempts of 200 ms and one pause of 100 ms.
-        assert!(started.elapsed() < Duration::from_secs(2), "{m}");
-        assert!(
-            m.contains("timed out") && m.contains("after 2 attempts"),
-            "{m}"
-        );
-    }
-
-    #[tokio::test]
-    async fn an_unreachable_endpoint_fails_in_under_a_second_and_says_why() {
-        let c = ImdsConfig {
-            endpoint: "http://127.0.0.1:9".into(),
-            ..ImdsConfig::default()
-        };
-        let started = Instant::now();
-        let m = failure(provider(c).provide().await, SOURCE);
-        let elapsed = started.elapsed();
-        assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}: {m}");
-        assert!(
-            m.starts_with("could not reach the ECS metadata service at http://127.0.0.1:9: "),
-            "{m}"
-        );
-        assert!(
-            m.ends_with(
-                "; this works only on an ECS instance (or set ALIBABA_CLOUD_IMDS_ENDPOINT)"
-            ),
-            "{m}"
-        );
-    }
+        a_stalled_service_times_out_quickly: Row {
+            timeout: Some(Duration::from_millis(200)),
+            routes: vec![route(
+                "PUT",
+                "token",
+                [status(200).set_delay(Duration::from_secs(10))],
+            )],
+            expected: Fails(&[Has("timed out"), Has("after 2 attempts")]),
+            requests: &["PUT token ttl=3600", "PUT token ttl=3600"],
+            within: Some(Duration::from_secs(2)),
+            ..Row::default()
+        },
+        an_unreachable_endpoint_fails_in_under_a_second_and_says_why: Row {
+            endpoint: Some("http://127.0.0.1:9"),
+            expected: Fails(&[
+                StartsWith("could not reach the ECS metadata service at http://127.0.0.1:9: "),
+                EndsWith(
+                    "; this works only on an ECS instance (or set ALIBABA_CLOUD_IMDS_ENDPOINT)"
+                ),
+            ]),
+            requests: &[],
+            within: Some(Duration::from_secs(1)),
+            ..Row::default()
+        },
+    });
 
     /// Proxies come from the environment snapshot, never from the process: a client built
     /// from a snapshot with proxy variables sends a remote request to the proxy, while the
@@ -457,11 +529,12 @@ mod imds {
     #[tokio::test]
     async fn imds_never_uses_a_proxy() {
         let imds = MockServer::start().await;
-        Mock::given(method("PUT"))
-            .respond_with(ResponseTemplate::new(404))
-            .mount(&imds)
-            .await;
-        mount_role_and_credentials(&imds, "r").await;
+        for route in [
+            route("PUT", "token", [status(404)]),
+            route("GET", "roles/r", [json(&[])]),
+        ] {
+            mount(&imds, &route).await;
+        }
         let proxy = MockServer::start().await;
         let env: Environment = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
             .into_iter()
@@ -493,8 +566,10 @@ mod imds {
             vec!["/control".to_owned()],
             "only the control request may reach the proxy"
         );
-        assert!(
-            !requests(&imds).await.is_empty(),
+        let direct: Vec<String> = requests(&imds).await.iter().map(render).collect();
+        assert_eq!(
+            direct,
+            ["PUT token ttl=3600", "GET roles/r"],
             "IMDS was reached directly"
         );
     }
@@ -509,167 +584,142 @@ mod credentials_uri {
 
     const SOURCE: &str = "credentials URI";
 
-    async fn fetch(
-        server: &MockServer,
-        answer: ResponseTemplate,
-    ) -> Result<AccessCredentials, ProviderError> {
-        Mock::given(method("GET"))
-            .and(path("/creds"))
-            .respond_with(answer)
-            .expect(1)
-            .mount(server)
-            .await;
+    struct Row {
+        /// The URI; `{server}` is the mock server.
+        uri: &'static str,
+        /// The answer to `GET /creds`; `None`: no request may arrive.
+        answer: Option<ResponseTemplate>,
+        expected: Outcome<AccessCredentials>,
+    }
+
+    impl Default for Row {
+        fn default() -> Self {
+            Self {
+                uri: "{server}/creds?token=query-secret",
+                answer: None,
+                expected: Gives(expected_sts()),
+            }
+        }
+    }
+
+    /// Plays `row`; with an answer, exactly one `GET /creds` arrives, with the URI's query and
+    /// no `Authorization` header.
+    async fn credentials_uri(row: Row) {
+        let server = MockServer::start().await;
+        if let Some(answer) = &row.answer {
+            Mock::given(method("GET"))
+                .and(path("/creds"))
+                .respond_with(answer.clone())
+                .mount(&server)
+                .await;
+        }
         let http = build_client(&HttpSettings::new("ack-ram-tool-tests"))
             .unwrap_or_else(|e| panic!("{e}"));
-        let uri = format!("{}/creds?token=query-secret", server.uri());
-        CredentialsUriProvider::new(http, &uri)
+        let uri = row.uri.replace("{server}", &server.uri());
+        let result = CredentialsUriProvider::new(http, &uri)
             .unwrap_or_else(|e| panic!("{e}"))
             .provide()
-            .await
+            .await;
+        assert_outcome(result, &row.expected, SOURCE, &server.uri());
+
+        let received = requests(&server).await;
+        let seen: Vec<(String, String, Option<String>, bool)> = received
+            .iter()
+            .map(|r| {
+                (
+                    r.method.to_string(),
+                    r.url.path().to_owned(),
+                    r.url.query().map(str::to_owned),
+                    r.headers.get("authorization").is_some(),
+                )
+            })
+            .collect();
+        let want = match row.answer {
+            Some(_) => vec![(
+                "GET".to_owned(),
+                "/creds".to_owned(),
+                Some(format!("token={QUERY_SECRET}")),
+                false,
+            )],
+            None => Vec::new(),
+        };
+        assert_eq!(seen, want, "(method, path, query, authorization sent)");
     }
 
-    fn failure(result: Result<AccessCredentials, ProviderError>) -> String {
-        let m = super::failure(result, SOURCE);
-        assert!(!m.contains("query-secret"), "{m}");
-        m
-    }
-
-    #[tokio::test]
-    async fn full_document() {
-        let server = MockServer::start().await;
-        let c = fetch(
-            &server,
-            ResponseTemplate::new(200).set_body_json(credentials_document()),
-        )
-        .await;
-        assert_eq!(c, Ok(expected_sts()));
-        let requests = server.received_requests().await.unwrap_or_default();
-        assert_eq!(requests.len(), 1);
-        assert_eq!(requests[0].url.query(), Some("token=query-secret"));
-        assert!(requests[0].headers.get("authorization").is_none());
-    }
-
-    #[tokio::test]
-    async fn minimal_document() {
-        let server = MockServer::start().await;
-        let c = fetch(
-            &server,
-            ResponseTemplate::new(200).set_body_json(serde_json::json!({
+    rows!(credentials_uri {
+        full_document: Row {
+            answer: Some(json(&[])),
+            expected: Gives(expected_sts()),
+            ..Row::default()
+        },
+        minimal_document: Row {
+            answer: Some(ResponseTemplate::new(200).set_body_json(serde_json::json!({
                 "AccessKeyId": AK_ID, "AccessKeySecret": AK_SECRET,
-            })),
-        )
-        .await;
-        assert_eq!(
-            c,
-            Ok(AccessCredentials::access_key(AK_ID, Secret::new(AK_SECRET)))
-        );
-    }
-
-    #[tokio::test]
-    async fn fractional_expiration_is_accepted() {
-        let server = MockServer::start().await;
-        let mut doc = credentials_document();
-        doc["Expiration"] = "2024-03-10T15:56:17.250Z".into();
-        let c = fetch(&server, ResponseTemplate::new(200).set_body_json(doc)).await;
-        assert_eq!(
-            c.map(|c| c.expiration.map(|t| t.timestamp_millis())),
-            Ok(Some(1_710_086_177_250))
-        );
-    }
-
-    #[tokio::test]
-    async fn non_200_names_status_type_and_size_never_the_body() {
-        let server = MockServer::start().await;
-        let body = format!("<html>oops {AK_SECRET}</html>");
-        let m = failure(
-            fetch(
-                &server,
-                ResponseTemplate::new(503).set_body_raw(body.clone(), "text/html"),
-            )
-            .await,
-        );
-        assert!(m.contains(&format!("{}/creds", server.uri())), "{m}");
-        assert!(m.contains("HTTP 503"), "{m}");
-        assert!(
-            m.contains(&format!("text/html, {} bytes", body.len())),
-            "{m}"
-        );
-        assert!(!m.contains("oops"), "{m}");
-    }
-
-    #[tokio::test]
-    async fn non_json_is_described_not_dumped() {
-        let server = MockServer::start().await;
-        let m = failure(
-            fetch(
-                &server,
-                ResponseTemplate::new(200).set_body_raw("AccessKeyId=x", "text/plain"),
-            )
-            .await,
-        );
-        assert!(m.contains("not JSON (text/plain, 13 bytes)"), "{m}");
-        assert!(!m.contains("AccessKeyId=x"), "{m}");
-    }
-
-    #[tokio::test]
-    async fn missing_fields_are_named() {
-        let server = MockServer::start().await;
-        let m = failure(
-            fetch(
-                &server,
-                ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                    "AccessKeyId": AK_ID, "SecurityToken": STS_TOKEN,
-                })),
-            )
-            .await,
-        );
-        assert!(m.contains("no AccessKeySecret"), "{m}");
-    }
-
-    #[tokio::test]
-    async fn expiration_with_an_offset_is_rejected() {
-        let server = MockServer::start().await;
-        let mut doc = credentials_document();
-        doc["Expiration"] = "2024-03-10T23:56:17+08:00".into();
-        let m = failure(fetch(&server, ResponseTemplate::new(200).set_body_json(doc)).await);
-        assert!(m.contains("\"2024-03-10T23:56:17+08:00\""), "{m}");
-    }
-
-    #[tokio::test]
-    async fn a_code_other_than_success_is_named() {
-        let server = MockServer::start().await;
-        let mut doc = credentials_document();
-        doc["Code"] = "Forbidden".into();
-        let m = failure(fetch(&server, ResponseTemplate::new(200).set_body_json(doc)).await);
-        assert!(m.contains("Code is \"Forbidden\""), "{m}");
-    }
-
-    #[tokio::test]
-    async fn an_oversized_answer_is_refused() {
-        let server = MockServer::start().await;
-        let m = failure(
-            fetch(
-                &server,
-                ResponseTemplate::new(200).set_body_string("x".repeat(70 * 1024)),
-            )
-            .await,
-        );
-        assert!(m.contains("larger than 64 KiB"), "{m}");
-    }
-
-    #[tokio::test]
-    async fn an_unreachable_uri_is_named_without_its_query() {
-        let http = build_client(&HttpSettings::new("t")).unwrap_or_else(|e| panic!("{e}"));
-        let p =
-            CredentialsUriProvider::new(http, "http://user:pw@127.0.0.1:9/c?token=query-secret")
-                .unwrap_or_else(|e| panic!("{e}"));
-        let m = failure(p.provide().await);
-        assert!(
-            m.starts_with("could not reach http://127.0.0.1:9/c: "),
-            "{m}"
-        );
-        assert!(!m.contains("pw"), "{m}");
-    }
+            }))),
+            expected: Gives(AccessCredentials::access_key(AK_ID, Secret::new(AK_SECRET))),
+            ..Row::default()
+        },
+        fractional_expiration_is_accepted: Row {
+            answer: Some(json(&[("Expiration", Some("2024-03-10T15:56:17.250Z"))])),
+            expected: Gives(AccessCredentials {
+                expiration: chrono::DateTime::from_timestamp_millis(1_710_086_177_250),
+                ..expected_sts()
+            }),
+            ..Row::default()
+        },
+        // The body is `<html>oops {AK_SECRET}</html>`: 11 + 32 + 7 bytes.
+        non_200_names_status_type_and_size_never_the_body: Row {
+            answer: Some(
+                ResponseTemplate::new(503)
+                    .set_body_raw(format!("<html>oops {AK_SECRET}</html>"), "text/html"),
+            ),
+            expected: Fails(&[
+                Has("{server}/creds"),
+                Has("HTTP 503"),
+                Has("text/html, 50 bytes"),
+                Lacks("oops"),
+            ]),
+            ..Row::default()
+        },
+        non_json_is_described_not_dumped: Row {
+            answer: Some(ResponseTemplate::new(200).set_body_raw("AccessKeyId=x", "text/plain")),
+            expected: Fails(&[
+                Has("not JSON (text/plain, 13 bytes)"),
+                Lacks("AccessKeyId=x")
+            ]),
+            ..Row::default()
+        },
+        missing_fields_are_named: Row {
+            answer: Some(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "AccessKeyId": AK_ID, "SecurityToken": STS_TOKEN,
+            }))),
+            expected: Fails(&[Has("no AccessKeySecret")]),
+            ..Row::default()
+        },
+        expiration_with_an_offset_is_rejected: Row {
+            answer: Some(json(&[("Expiration", Some("2024-03-10T23:56:17+08:00"))])),
+            expected: Fails(&[Has("\"2024-03-10T23:56:17+08:00\"")]),
+            ..Row::default()
+        },
+        a_code_other_than_success_is_named: Row {
+            answer: Some(json(&[("Code", Some("Forbidden"))])),
+            expected: Fails(&[Has("Code is \"Forbidden\"")]),
+            ..Row::default()
+        },
+        an_oversized_answer_is_refused: Row {
+            answer: Some(text(200, &"x".repeat(70 * 1024))),
+            expected: Fails(&[Has("larger than 64 KiB")]),
+            ..Row::default()
+        },
+        an_unreachable_uri_is_named_without_its_query: Row {
+            uri: "http://user:pw@127.0.0.1:9/c?token=query-secret",
+            answer: None,
+            expected: Fails(&[
+                StartsWith("could not reach http://127.0.0.1:9/c: "),
+                Lacks("pw")
+            ]),
+        },
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -680,50 +730,26 @@ mod credentials_uri {
 mod process {
     use super::*;
     use ack_ram_adapters::sources::process::{ProcessConfig, run_credential_process};
-    use serde_json::{Map, Value};
-    use std::path::{Path, PathBuf};
+    use serde_json::{Map, Value, json};
+    use std::path::Path;
 
     const SOURCE: &str = "credential process";
 
-    /// A temporary directory with scripts. Scripts are run as `/bin/sh <script>` (or through a
+    /// A temporary directory for scripts. Scripts are run as `/bin/sh <script>` (or through a
     /// symlink to `/bin/sh`), never executed directly: executing a file this process just
     /// wrote races with other tests' forks ("Text file busy").
-    struct Scripts {
-        dir: tempfile::TempDir,
-    }
-
-    impl Scripts {
-        fn new() -> Self {
-            let dir = tempfile::Builder::new()
-                .prefix("sources contract ")
-                .tempdir()
-                .unwrap_or_else(|e| panic!("{e}"));
-            Self { dir }
-        }
-
-        fn write(&self, name: &str, body: &str) -> PathBuf {
-            let path = self.dir.path().join(name);
-            std::fs::write(&path, body).unwrap_or_else(|e| panic!("{e}"));
-            path
-        }
-
-        fn path(&self) -> &Path {
-            self.dir.path()
-        }
-    }
-
-    fn env(extra: &[(&str, &str)]) -> Environment {
-        [("PATH", "/usr/bin:/bin")]
-            .iter()
-            .chain(extra)
-            .copied()
-            .collect()
+    fn scripts_dir() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("sources contract ")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn quoted(path: &Path) -> String {
         format!("'{}'", path.display())
     }
 
+    /// The source under test.
     async fn run(
         command: &str,
         env: &Environment,
@@ -739,172 +765,180 @@ mod process {
         .await
     }
 
-    fn failure(result: Result<Map<String, Value>, ProviderError>) -> String {
-        match result {
-            Err(ProviderError::Failed {
-                source_name,
-                message,
-            }) => {
-                assert_eq!(source_name, SOURCE, "{message}");
-                message
+    /// The STS credential object the scripts print as `{sts}`.
+    fn sts() -> Value {
+        json!({
+            "mode": "StsToken",
+            "access_key_id": AK_ID,
+            "access_key_secret": AK_SECRET,
+            "sts_token": STS_TOKEN,
+        })
+    }
+
+    struct Row {
+        /// The body of `script.sh` (none when empty); `{sts}` is [`sts`] as one line of JSON.
+        script: &'static str,
+        /// A symlink to `/bin/sh` at this path in the scripts directory: a program to find on
+        /// PATH.
+        sh_link: Option<&'static str>,
+        /// The command line; `{script}` is the script's quoted path.
+        command: &'static str,
+        /// The environment besides `PATH=/usr/bin:/bin`; `{dir}` is the scripts directory.
+        env: &'static [(&'static str, &'static str)],
+        timeout: Duration,
+        /// The JSON object the source returns, or its failure.
+        expected: Outcome<Value>,
+        /// The outcome arrives within this time.
+        within: Option<Duration>,
+    }
+
+    impl Default for Row {
+        fn default() -> Self {
+            Self {
+                script: "",
+                sh_link: None,
+                command: "/bin/sh {script}",
+                env: &[],
+                timeout: Duration::from_secs(10),
+                expected: Fails(&[]),
+                within: None,
             }
-            other => panic!("expected a failure, got {other:?}"),
         }
     }
 
-    fn sts_json() -> String {
-        format!(
-            r#"{{"mode":"StsToken","access_key_id":"{AK_ID}","access_key_secret":"{AK_SECRET}","sts_token":"{STS_TOKEN}"}}"#
-        )
-    }
-
-    #[tokio::test]
-    async fn pure_json() {
-        let s = Scripts::new();
-        let script = s.write("creds.sh", &format!("printf '%s\\n' '{}'\n", sts_json()));
-        let out = run(
-            &format!("/bin/sh {}", quoted(&script)),
-            &env(&[]),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-        let expected: Value = serde_json::from_str(&sts_json()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(Value::Object(out), expected);
-    }
-
-    #[tokio::test]
-    async fn json_embedded_in_other_output() {
-        let s = Scripts::new();
-        let script = s.write(
-            "creds.sh",
-            &format!(
-                "echo 'Signing in... {{ok}}'\nprintf '%s' '{}'\necho ' done'\n",
-                sts_json()
-            ),
-        );
-        let out = run(
-            &format!("/bin/sh {}", quoted(&script)),
-            &env(&[]),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(out.get("mode"), Some(&Value::from("StsToken")));
-        assert_eq!(out.get("access_key_id"), Some(&Value::from(AK_ID)));
-    }
-
-    #[tokio::test]
-    async fn quoted_arguments_arrive_intact_and_the_program_is_found_on_path() {
-        let s = Scripts::new();
-        let bin = s.path().join("bin dir");
-        std::fs::create_dir(&bin).unwrap_or_else(|e| panic!("{e}"));
-        std::os::unix::fs::symlink("/bin/sh", bin.join("creds-helper"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let script = s.write(
-            "args.sh",
-            "printf '{\"mode\":\"AK\",\"argc\":\"%s\",\"a\":\"%s\",\"b\":\"%s\",\"c\":\"%s\"}' \"$#\" \"$1\" \"$2\" \"$3\"\n",
-        );
-        let search_path = format!("{}:/usr/bin:/bin", bin.display());
-        let command = format!(
-            r#"creds-helper {} "two words" 'single $quoted' plain\ escaped"#,
-            quoted(&script)
-        );
-        let out = run(
-            &command,
-            &env(&[("PATH", &search_path)]),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(out.get("argc"), Some(&Value::from("3")));
-        assert_eq!(out.get("a"), Some(&Value::from("two words")));
-        assert_eq!(out.get("b"), Some(&Value::from("single $quoted")));
-        assert_eq!(out.get("c"), Some(&Value::from("plain escaped")));
-    }
-
-    #[tokio::test]
-    async fn the_environment_is_the_snapshot_only() {
-        let s = Scripts::new();
-        let script = s.write(
-            "env.sh",
-            "printf '{\"mode\":\"AK\",\"marker\":\"%s\",\"inherited\":\"%s\"}' \"$CREDS_MARKER\" \"${CARGO_MANIFEST_DIR:-}\"\n",
-        );
-        let out = run(
-            &format!("/bin/sh {}", quoted(&script)),
-            &env(&[("CREDS_MARKER", "from the snapshot")]),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(out.get("marker"), Some(&Value::from("from the snapshot")));
-        // Cargo sets CARGO_MANIFEST_DIR for this test process; the child must not see it.
-        assert_eq!(out.get("inherited"), Some(&Value::from("")));
-    }
-
-    #[tokio::test]
-    async fn stdin_is_empty() {
-        let s = Scripts::new();
-        let script = s.write(
-            "stdin.sh",
-            "if read -r line; then got=yes; else got=no; fi\nprintf '{\"mode\":\"AK\",\"stdin\":\"%s\"}' \"$got\"\n",
-        );
-        let out = run(
-            &format!("/bin/sh {}", quoted(&script)),
-            &env(&[]),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(out.get("stdin"), Some(&Value::from("no")));
-    }
-
-    #[tokio::test]
-    async fn failure_shows_status_and_stderr_tail_never_stdout() {
-        let s = Scripts::new();
-        let script = s.write(
-            "fail.sh",
-            &format!(
-                "printf '%s' '{}'\nfor i in 01 02 03 04 05 06 07 08 09 10 11 12 13 14 15; do echo \"problem $i\" >&2; done\nexit 3\n",
-                sts_json()
-            ),
-        );
-        let m = failure(
-            run(
-                &format!("/bin/sh {} --secret-arg=hunter2", quoted(&script)),
-                &env(&[]),
-                Duration::from_secs(10),
-            )
-            .await,
-        );
-        assert!(m.starts_with("`sh` failed (exit status: 3)"), "{m}");
-        assert!(m.contains("problem 15") && m.contains("problem 06"), "{m}");
-        assert!(!m.contains("problem 05"), "only the last lines: {m}");
-        for leak in [AK_ID, AK_SECRET, STS_TOKEN, "hunter2", "StsToken"] {
-            assert!(!m.contains(leak), "{leak} leaked: {m}");
+    async fn process(row: Row) {
+        let dir = scripts_dir();
+        let script = dir.path().join("script.sh");
+        if !row.script.is_empty() {
+            std::fs::write(&script, row.script.replace("{sts}", &sts().to_string()))
+                .unwrap_or_else(|e| panic!("{e}"));
         }
-    }
-
-    #[tokio::test]
-    async fn a_slow_process_is_killed_at_the_timeout() {
-        let s = Scripts::new();
-        let script = s.write("slow.sh", "sleep 5\necho '{\"mode\":\"AK\"}'\n");
+        if let Some(link) = row.sh_link {
+            let link = dir.path().join(link);
+            if let Some(parent) = link.parent() {
+                std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+            }
+            std::os::unix::fs::symlink("/bin/sh", link).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut env: Environment = [("PATH", "/usr/bin:/bin")].into_iter().collect();
+        for (name, value) in row.env {
+            env.set(
+                name,
+                &value.replace("{dir}", &dir.path().display().to_string()),
+            );
+        }
+        let command = row.command.replace("{script}", &quoted(&script));
         let started = Instant::now();
-        let m = failure(
-            run(
-                &format!("/bin/sh {}", quoted(&script)),
-                &env(&[]),
-                Duration::from_millis(300),
-            )
-            .await,
-        );
-        let elapsed = started.elapsed();
-        assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
-        assert!(
-            m.contains("`sh` did not finish within 300ms and was killed"),
-            "{m}"
-        );
+        let result = run(&command, &env, row.timeout).await.map(Value::Object);
+        if let Some(limit) = row.within {
+            let elapsed = started.elapsed();
+            assert!(elapsed < limit, "took {elapsed:?}: {result:?}");
+        }
+        assert_outcome(result, &row.expected, SOURCE, "");
     }
+
+    rows!(process {
+        pure_json: Row {
+            script: "printf '%s\\n' '{sts}'\n",
+            expected: Gives(sts()),
+            ..Row::default()
+        },
+        json_embedded_in_other_output: Row {
+            script: "echo 'Signing in... {ok}'\nprintf '%s' '{sts}'\necho ' done'\n",
+            expected: Gives(sts()),
+            ..Row::default()
+        },
+        quoted_arguments_arrive_intact_and_the_program_is_found_on_path: Row {
+            script: "printf '{\"mode\":\"AK\",\"argc\":\"%s\",\"a\":\"%s\",\"b\":\"%s\",\"c\":\"%s\"}' \"$#\" \"$1\" \"$2\" \"$3\"\n",
+            sh_link: Some("bin dir/creds-helper"),
+            command: r#"creds-helper {script} "two words" 'single $quoted' plain\ escaped"#,
+            env: &[("PATH", "{dir}/bin dir:/usr/bin:/bin")],
+            expected: Gives(json!({
+                "mode": "AK",
+                "argc": "3",
+                "a": "two words",
+                "b": "single $quoted",
+                "c": "plain escaped",
+            })),
+            ..Row::default()
+        },
+        // Cargo sets CARGO_MANIFEST_DIR for this test process; the child must not see it.
+        the_environment_is_the_snapshot_only: Row {
+            script: "printf '{\"mode\":\"AK\",\"marker\":\"%s\",\"inherited\":\"%s\"}' \"$CREDS_MARKER\" \"${CARGO_MANIFEST_DIR:-}\"\n",
+            env: &[("CREDS_MARKER", "from the snapshot")],
+            expected: Gives(json!({"mode": "AK", "marker": "from the snapshot", "inherited": ""})),
+            ..Row::default()
+        },
+        stdin_is_empty: Row {
+            script: "if read -r line; then got=yes; else got=no; fi\nprintf '{\"mode\":\"AK\",\"stdin\":\"%s\"}' \"$got\"\n",
+            expected: Gives(json!({"mode": "AK", "stdin": "no"})),
+            ..Row::default()
+        },
+        failure_shows_status_and_stderr_tail_never_stdout: Row {
+            script: "printf '%s' '{sts}'\nfor i in 01 02 03 04 05 06 07 08 09 10 11 12 13 14 15; do echo \"problem $i\" >&2; done\nexit 3\n",
+            command: "/bin/sh {script} --secret-arg=hunter2",
+            expected: Fails(&[
+                StartsWith("`sh` failed (exit status: 3)"),
+                Has("problem 15"),
+                Has("problem 06"),
+                Lacks("problem 05"),
+                Lacks(AK_ID),
+                Lacks("StsToken"),
+            ]),
+            ..Row::default()
+        },
+        a_slow_process_is_killed_at_the_timeout: Row {
+            script: "sleep 5\necho '{\"mode\":\"AK\"}'\n",
+            timeout: Duration::from_millis(300),
+            expected: Fails(&[Has("`sh` did not finish within 300ms and was killed")]),
+            within: Some(Duration::from_secs(3)),
+            ..Row::default()
+        },
+        // The line and its newline: 37 bytes.
+        garbage_stdout_is_refused_by_size: Row {
+            script: "echo 'access_key_secret=hunter2 {not json}'\n",
+            expected: Fails(&[Has(
+                "printed 37 bytes on stdout that are not a JSON credential object",
+            )]),
+            ..Row::default()
+        },
+        empty_stdout_is_refused: Row {
+            script: "exit 0\n",
+            expected: Fails(&[Has("printed nothing on stdout")]),
+            ..Row::default()
+        },
+        huge_stdout_is_refused: Row {
+            script: "head -c 3000000 /dev/zero | tr '\\0' 'a'\n",
+            expected: Fails(&[Has("more than 1024 KiB on stdout")]),
+            ..Row::default()
+        },
+        unbalanced_quotes_are_clear: Row {
+            command: "get-creds 'unbalanced",
+            timeout: Duration::from_secs(1),
+            expected: Fails(&[Has("cannot be split"), Has("quotes"), Lacks("unbalanced")]),
+            ..Row::default()
+        },
+        a_blank_command_is_clear: Row {
+            command: "   ",
+            timeout: Duration::from_secs(1),
+            expected: Fails(&[Has("empty")]),
+            ..Row::default()
+        },
+        a_program_not_on_path_is_clear: Row {
+            command: "no-such-credential-helper --token=hunter2",
+            timeout: Duration::from_secs(1),
+            expected: Fails(&[Is(
+                "`no-such-credential-helper` was not found in the absolute directories of PATH (relative entries such as `.` are never searched)",
+            )]),
+            ..Row::default()
+        },
+        a_missing_program_path_is_clear: Row {
+            command: "/nonexistent/dir/helper",
+            timeout: Duration::from_secs(1),
+            expected: Fails(&[Has("`helper` is not an executable file")]),
+            ..Row::default()
+        },
+    });
 
     /// Whether a process is still running (a zombie waiting to be reaped is not: in a container
     /// nobody may ever reap it).
@@ -918,21 +952,22 @@ mod process {
 
     #[tokio::test]
     async fn a_timeout_kills_the_whole_process_tree() {
-        let s = Scripts::new();
-        let pid_file = s.path().join("grandchild.pid");
-        let script = s.write(
-            "tree.sh",
-            &format!("sleep 30 &\necho $! > '{}'\nwait\n", pid_file.display()),
-        );
-        let m = failure(
-            run(
-                &format!("/bin/sh {}", quoted(&script)),
-                &env(&[]),
-                Duration::from_millis(500),
-            )
-            .await,
-        );
-        assert!(m.contains("was killed"), "{m}");
+        let dir = scripts_dir();
+        let pid_file = dir.path().join("grandchild.pid");
+        let script = dir.path().join("tree.sh");
+        std::fs::write(
+            &script,
+            format!("sleep 30 &\necho $! > '{}'\nwait\n", pid_file.display()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let env: Environment = [("PATH", "/usr/bin:/bin")].into_iter().collect();
+        let result = run(
+            &format!("/bin/sh {}", quoted(&script)),
+            &env,
+            Duration::from_millis(500),
+        )
+        .await;
+        assert_failure(result, SOURCE, &[Has("was killed")], "");
         let pid: i32 = std::fs::read_to_string(&pid_file)
             .unwrap_or_else(|e| panic!("{e}"))
             .trim()
@@ -947,15 +982,15 @@ mod process {
 
     #[tokio::test]
     async fn relative_path_entries_are_never_searched() {
-        let s = Scripts::new();
-        std::os::unix::fs::symlink("/bin/sh", s.path().join("planted-helper"))
+        let dir = scripts_dir();
+        std::os::unix::fs::symlink("/bin/sh", dir.path().join("planted-helper"))
             .unwrap_or_else(|e| panic!("{e}"));
         // The scripts directory, written relative to the current directory.
         let cwd = std::env::current_dir().unwrap_or_else(|e| panic!("{e}"));
         let up = "../".repeat(cwd.components().count().saturating_sub(1));
         let relative = format!(
             "{up}{}",
-            s.path().display().to_string().trim_start_matches('/')
+            dir.path().display().to_string().trim_start_matches('/')
         );
         assert!(
             Path::new(&relative).join("planted-helper").exists(),
@@ -966,104 +1001,28 @@ mod process {
             format!(":{relative}"),
             format!(".:{relative}:"),
         ] {
-            let m = failure(
-                run(
-                    "planted-helper -c 'echo {}'",
-                    &[("PATH", path.as_str())].into_iter().collect(),
-                    Duration::from_secs(5),
-                )
-                .await,
-            );
-            assert!(
-                m.contains("was not found in the absolute directories of PATH"),
-                "{path}: {m}"
+            println!("PATH={path}");
+            let result = run(
+                "planted-helper -c 'echo {}'",
+                &[("PATH", path.as_str())].into_iter().collect(),
+                Duration::from_secs(5),
+            )
+            .await;
+            assert_failure(
+                result,
+                SOURCE,
+                &[Has("was not found in the absolute directories of PATH")],
+                "",
             );
         }
         // The same directory, absolute, is searched: the planted program runs (and fails).
-        let absolute = s.path().display().to_string();
-        let m = failure(
-            run(
-                "planted-helper -c 'exit 3'",
-                &[("PATH", absolute.as_str())].into_iter().collect(),
-                Duration::from_secs(5),
-            )
-            .await,
-        );
-        assert!(m.contains("failed (exit status: 3)"), "{m}");
-    }
-
-    #[tokio::test]
-    async fn garbage_and_empty_stdout_are_refused_by_size() {
-        let s = Scripts::new();
-        let line = "access_key_secret=hunter2 {not json}";
-        let garbage = s.write("garbage.sh", &format!("echo '{line}'\n"));
-        let m = failure(
-            run(
-                &format!("/bin/sh {}", quoted(&garbage)),
-                &env(&[]),
-                Duration::from_secs(10),
-            )
-            .await,
-        );
-        assert!(
-            m.contains(&format!(
-                "printed {} bytes on stdout that are not a JSON credential object",
-                line.len() + 1
-            )),
-            "{m}"
-        );
-        assert!(!m.contains("hunter2"), "{m}");
-
-        let empty = s.write("empty.sh", "exit 0\n");
-        let m = failure(
-            run(
-                &format!("/bin/sh {}", quoted(&empty)),
-                &env(&[]),
-                Duration::from_secs(10),
-            )
-            .await,
-        );
-        assert!(m.contains("printed nothing on stdout"), "{m}");
-    }
-
-    #[tokio::test]
-    async fn huge_stdout_is_refused() {
-        let s = Scripts::new();
-        let script = s.write("huge.sh", "head -c 3000000 /dev/zero | tr '\\0' 'a'\n");
-        let m = failure(
-            run(
-                &format!("/bin/sh {}", quoted(&script)),
-                &env(&[]),
-                Duration::from_secs(10),
-            )
-            .await,
-        );
-        assert!(m.contains("more than 1024 KiB on stdout"), "{m}");
-    }
-
-    #[tokio::test]
-    async fn command_line_problems_are_clear() {
-        let m = failure(run("get-creds 'unbalanced", &env(&[]), Duration::from_secs(1)).await);
-        assert!(m.contains("cannot be split") && m.contains("quotes"), "{m}");
-        assert!(!m.contains("unbalanced"), "{m}");
-
-        let m = failure(run("   ", &env(&[]), Duration::from_secs(1)).await);
-        assert!(m.contains("empty"), "{m}");
-
-        let m = failure(
-            run(
-                "no-such-credential-helper --token=hunter2",
-                &env(&[]),
-                Duration::from_secs(1),
-            )
-            .await,
-        );
-        assert_eq!(
-            m,
-            "`no-such-credential-helper` was not found in the absolute directories of PATH (relative entries such as `.` are never searched)"
-        );
-
-        let m = failure(run("/nonexistent/dir/helper", &env(&[]), Duration::from_secs(1)).await);
-        assert!(m.contains("`helper` is not an executable file"), "{m}");
+        let absolute = dir.path().display().to_string();
+        let result = run(
+            "planted-helper -c 'exit 3'",
+            &[("PATH", absolute.as_str())].into_iter().collect(),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_failure(result, SOURCE, &[Has("failed (exit status: 3)")], "");
     }
 }

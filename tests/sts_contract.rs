@@ -271,7 +271,11 @@ fn provider_message(error: StsError) -> (String, String) {
             source_name,
             message,
         } => (source_name, message),
-        other => panic!("expected Failed, got {other:?}"),
+        ProviderError::Api {
+            source_name,
+            details,
+        } => (source_name, details.to_string()),
+        other => panic!("expected a failure, got {other:?}"),
     }
 }
 

@@ -213,5 +213,23 @@ pub(crate) fn spec_bytes(spec: &crate::sources::CredentialSpec) -> usize {
         }
         S::External { command } => command.len(),
         S::CredentialsUri { uri } => uri.len(),
+        S::CloudSso(p) => {
+            p.origin.name.len()
+                + p.sign_in_url.len()
+                + p.account_id.len()
+                + p.access_config.len()
+                + p.access_token.expose().len()
+                + p.cached.as_ref().map_or(0, cached_bytes)
+        }
+        S::OAuth(p) => {
+            p.origin.name.len()
+                + p.access_token.expose().len()
+                + p.refresh_token.expose().len()
+                + p.cached.as_ref().map_or(0, cached_bytes)
+        }
     }
+}
+
+fn cached_bytes(c: &crate::sources::cli_config_writer::CachedSts) -> usize {
+    c.access_key_id.len() + c.access_key_secret.expose().len() + c.security_token.expose().len()
 }

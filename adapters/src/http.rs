@@ -59,7 +59,7 @@ impl HttpSettings {
 }
 
 /// Why a client could not be built.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("no usable root certificates: {0}; set SSL_CERT_FILE to a PEM bundle of trusted CAs")]
     NoRoots(String),

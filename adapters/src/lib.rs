@@ -18,12 +18,15 @@
 pub mod ack;
 pub mod api_error;
 pub mod clock;
+pub mod context;
 pub mod env;
 #[cfg(test)]
 pub(crate) mod fuzz_support;
 pub mod http;
+pub mod keychain;
 pub mod kubeconfig;
 pub mod local_file;
+mod nonce;
 pub mod percent;
 pub mod proxy;
 pub mod retry;

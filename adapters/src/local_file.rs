@@ -68,7 +68,8 @@ pub enum LocalFileErrorKind {
 }
 
 impl LocalFileError {
-    fn new(path: &Path, kind: LocalFileErrorKind) -> Self {
+    /// An error about `path`.
+    pub fn new(path: &Path, kind: LocalFileErrorKind) -> Self {
         Self {
             path: path.to_owned(),
             kind,

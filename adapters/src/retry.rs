@@ -1,24 +1,35 @@
 //! Retries of the ACK call for transient failures, with the domain's [`RetryPolicy`].
 //!
-//! The policy decides (pure, tested without sleeping); this adapter waits with the async
-//! runtime's timer and adds random jitter.
+//! The policy decides (pure, tested without sleeping); this adapter waits with the injected
+//! [`Sleep`] (the runtime's timer in production) and adds random jitter.
 
+use crate::context::Sleep;
 use ack_ram_domain::ports::{ClusterCredentialIssuer, IssueError, IssueRequest};
 use ack_ram_domain::retry::{RetryPolicy, is_transient};
 use ack_ram_domain::{AccessCredentials, ClusterCredential};
 use async_trait::async_trait;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// An issuer that retries another one.
 pub struct RetryingIssuer {
     inner: Box<dyn ClusterCredentialIssuer>,
     policy: RetryPolicy,
+    sleep: Arc<dyn Sleep>,
 }
 
 impl RetryingIssuer {
-    /// Retries `inner` under `policy`.
-    pub fn new(inner: Box<dyn ClusterCredentialIssuer>, policy: RetryPolicy) -> Self {
-        Self { inner, policy }
+    /// Retries `inner` under `policy`, waiting with `sleep`.
+    pub fn new(
+        inner: Box<dyn ClusterCredentialIssuer>,
+        policy: RetryPolicy,
+        sleep: Arc<dyn Sleep>,
+    ) -> Self {
+        Self {
+            inner,
+            policy,
+            sleep,
+        }
     }
 }
 
@@ -41,7 +52,7 @@ impl ClusterCredentialIssuer for RetryingIssuer {
                         return Err(error);
                     };
                     tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, %error, "transient failure; retrying");
-                    tokio::time::sleep(delay).await;
+                    self.sleep.sleep(delay).await;
                     attempt += 1;
                 }
                 Err(error) => return Err(error),
@@ -93,9 +104,29 @@ mod tests {
         }
     }
 
+    /// Records the waits instead of waiting.
+    #[derive(Debug, Default)]
+    struct Recorded(Mutex<Vec<Duration>>);
+
+    impl Sleep for Recorded {
+        fn sleep(&self, duration: Duration) -> crate::context::SleepFuture {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(duration);
+            Box::pin(std::future::ready(()))
+        }
+    }
+
     async fn run(
         script: Vec<Result<ClusterCredential, IssueError>>,
     ) -> (Result<ClusterCredential, IssueError>, u32) {
+        run_recorded(script).await.0
+    }
+
+    async fn run_recorded(
+        script: Vec<Result<ClusterCredential, IssueError>>,
+    ) -> ((Result<ClusterCredential, IssueError>, u32), Vec<Duration>) {
         let scripted = std::sync::Arc::new(Scripted(Mutex::new(script), Mutex::new(0)));
         struct Shared(std::sync::Arc<Scripted>);
         #[async_trait]
@@ -108,12 +139,12 @@ mod tests {
                 self.0.issue(r, c).await
             }
         }
-        let policy = RetryPolicy {
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-            ..RetryPolicy::default()
-        };
-        let issuer = RetryingIssuer::new(Box::new(Shared(scripted.clone())), policy);
+        let sleep = Arc::new(Recorded::default());
+        let issuer = RetryingIssuer::new(
+            Box::new(Shared(scripted.clone())),
+            RetryPolicy::default(),
+            sleep.clone(),
+        );
         let request = IssueRequest {
             cluster_id: ClusterId::parse("c1").unwrap_or_else(|e| panic!("{e}")),
             lifetime: CertificateLifetime::default(),
@@ -126,7 +157,23 @@ mod tests {
             )
             .await;
         let calls = *scripted.1.lock().unwrap_or_else(|e| e.into_inner());
-        (result, calls)
+        let waits = sleep.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        ((result, calls), waits)
+    }
+
+    #[tokio::test]
+    async fn waits_follow_the_policy_without_sleeping() {
+        let ((result, calls), waits) = run_recorded(vec![
+            Err(api(503, "Throttling")),
+            Err(api(503, "Throttling")),
+            Ok(ok()),
+        ])
+        .await;
+        assert_eq!((result, calls), (Ok(ok()), 3));
+        // Backoff 250 ms then 500 ms, each scaled into [50%, 100%] by the jitter.
+        assert_eq!(waits.len(), 2, "{waits:?}");
+        assert!((125..=250).contains(&waits[0].as_millis()), "{waits:?}");
+        assert!((250..=500).contains(&waits[1].as_millis()), "{waits:?}");
     }
 
     #[tokio::test]

@@ -1,7 +1,11 @@
 //! The command line, compatible with the Go `ack-ram-tool`: same commands, flags, short forms
 //! and boolean spellings, so existing kubeconfigs keep working.
 
-use clap::{Args, Parser, Subcommand};
+use crate::logging::LogLevel;
+use ack_ram_adapters::sources::CredentialType;
+use ack_ram_adapters::store::StoreKind;
+use ack_ram_domain::{ApiVersion, CertificateLifetime, ClusterId, RegionId};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The Alibaba Cloud ACK credential plugin for kubectl.
 #[derive(Debug, Parser)]
@@ -9,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
     name = "ack-ram-tool",
     version,
     about = "kubectl credential plugin for Alibaba Cloud ACK",
+    arg_required_else_help = true,
     long_about = "kubectl credential plugin for Alibaba Cloud ACK (Container Service for Kubernetes).\n\nResolves your Alibaba Cloud identity, asks the ACK API for a short-lived client certificate for a cluster, caches it, and prints it as an ExecCredential for kubectl. A drop-in replacement for the Go `ack-ram-tool credential-plugin`."
 )]
 pub struct Cli {
@@ -19,13 +24,15 @@ pub struct Cli {
 }
 
 /// Flags accepted before or after any subcommand. Serialised (given flags only) as the
-/// top layer of the configuration; field names are the config keys.
+/// top layer of the configuration; field names are the config keys. Help lists them under
+/// their own heading, apart from the options of the command itself.
 #[derive(Debug, Default, Args, serde::Serialize)]
+#[command(next_help_heading = "Global options (credentials, endpoints, logging, cache)")]
 pub struct GlobalArgs {
     /// Region of the cluster; selects cs.<region>.aliyuncs.com [env: ACK_RAM_TOOL_REGION_ID]
     #[arg(long, global = true, value_name = "REGION")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub region_id: Option<String>,
+    pub region_id: Option<RegionId>,
     /// aliyun CLI config.json (ends in .json) or INI credentials file [env: ACK_RAM_TOOL_PROFILE_FILE]
     #[arg(long, global = true, value_name = "PATH")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,10 +49,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignore_aliyun_cli_credentials: Option<bool>,
-    /// auto (the credential chain) or imds / ecs-role [env: ACK_RAM_TOOL_CREDENTIAL_TYPE]
-    #[arg(long, global = true, value_name = "TYPE")]
+    /// auto (the credential chain), imds / ecs-role (the ECS instance RAM role only) or keyring (an AccessKey in the OS keychain) [env: ACK_RAM_TOOL_CREDENTIAL_TYPE]
+    #[arg(long, global = true, value_name = "TYPE", ignore_case = true, value_parser = one_of::<CredentialType>(&["auto", "imds", "ecs-role", "keyring"]))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub credential_type: Option<String>,
+    pub credential_type: Option<CredentialType>,
     /// STS endpoint: host[:port] or URL [env: ACK_RAM_TOOL_STS_ENDPOINT]
     #[arg(long, global = true, value_name = "ENDPOINT")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,18 +65,18 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "ENDPOINT", hide = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ram_endpoint: Option<String>,
-    /// debug, info, warn or error [env: ACK_RAM_TOOL_LOG_LEVEL]
-    #[arg(long, global = true, value_name = "LEVEL")]
+    /// debug, info, warn (warning) or error [env: ACK_RAM_TOOL_LOG_LEVEL]
+    #[arg(long, global = true, value_name = "LEVEL", ignore_case = true, value_parser = one_of::<LogLevel>(&LogLevel::NAMES))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub log_level: Option<String>,
+    pub log_level: Option<LogLevel>,
     /// Same as --log-level debug [env: ACK_RAM_TOOL_VERBOSE]
     #[arg(short = 'v', long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verbose: Option<bool>,
     /// Where certificates are cached: file (the Go tool's files), keyring (OS keychain), auto (keyring when one answers, else file), none [env: ACK_RAM_TOOL_CACHE_STORE]
-    #[arg(long, global = true, value_name = "STORE")]
+    #[arg(long, global = true, value_name = "STORE", ignore_case = true, value_parser = one_of::<StoreKind>(&StoreKind::NAMES))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_store: Option<String>,
+    pub cache_store: Option<StoreKind>,
     /// Answer yes to prompts (accepted for compatibility; these commands never prompt)
     #[arg(short = 'y', long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL", hide = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,6 +95,61 @@ pub enum Command {
     Completion(CompletionArgs),
     /// AccessKeys held in the OS keychain
     Keyring(KeyringArgs),
+    /// Print the resolved credentials for other tools, or run a command with them
+    #[command(long_about = EXPORT_CREDENTIALS_ABOUT)]
+    ExportCredentials(ExportCredentialsArgs),
+    /// Print the version, the git commit and the target this binary was built for
+    Version(VersionArgs),
+}
+
+/// Flags of `version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Output format
+    #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+const EXPORT_CREDENTIALS_ABOUT: &str = "Print the resolved credentials for other tools, or run a command with them.
+
+Credentials are resolved like every other command does (the credential chain, then --role-arn on top), afresh on every run: nothing is cached.
+
+With `-- CMD [ARGS...]` CMD runs with stdin, stdout and stderr inherited and the credentials in its environment: ALIBABA_CLOUD_*, ALIBABACLOUD_*, ALICLOUD_* and ALIYUN_LOG_CLI_* variables and ALIBABACLOUD_IGNORE_PROFILE=TRUE; with an AccessKey (no token) the token variables inherited from this environment are removed. The exit code is CMD's (128+N when signal N killed it).
+
+Unlike the Go tool: an unknown --format is refused; Expiration is the credentials' real expiry when the source states one (else now + 10 minutes); ALICLOUD_SECRET_KEY holds the AccessKey secret, never its id; the environment-variables text is safe to eval (headings are # comments, values single-quoted; with an AccessKey it unsets stale token variables); the INI output is read back by this tool; -- CMD runs whatever the format, unless another format is named; and CMD's exit code is passed on.";
+
+/// Flags of `export-credentials`.
+#[derive(Debug, Args)]
+pub struct ExportCredentialsArgs {
+    /// Output format [default: aliyun-cli-config-json]
+    #[arg(short = 'f', long, value_name = "FORMAT", value_enum)]
+    pub format: Option<ExportFormat>,
+    /// Assume this RAM role (by ARN) on top of the resolved credentials
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// Run this command with the credentials in its environment (put `--` before it)
+    #[arg(value_name = "CMD", trailing_var_arg = true)]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// What `export-credentials` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// An aliyun CLI profile (mode, access_key_id, access_key_secret, sts_token) for `External` profiles (alias: aliyuncli-json)
+    #[value(name = "aliyun-cli-config-json", alias = "aliyuncli-json")]
+    AliyunCliConfigJson,
+    /// A credentials-URI answer (Code, AccessKeyId, AccessKeySecret, SecurityToken, Expiration) (alias: aliyuncli-uri)
+    #[value(name = "aliyun-cli-uri-json", alias = "aliyuncli-uri")]
+    AliyunCliUriJson,
+    /// The ECS metadata service's answer: the same document (alias: ecs)
+    #[value(name = "ecs-metadata-json", alias = "ecs")]
+    EcsMetadataJson,
+    /// A [default] section of ~/.alibabacloud/credentials (alias: ini)
+    #[value(name = "credential-file-ini", alias = "ini")]
+    CredentialFileIni,
+    /// export lines for a POSIX shell, safe to eval (alias: env)
+    #[value(name = "environment-variables", alias = "env")]
+    EnvironmentVariables,
 }
 
 #[derive(Debug, Args)]
@@ -165,15 +227,27 @@ pub struct WhoamiArgs {
     /// Assume this RAM role (by ARN) on top of the resolved credentials first
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
-    /// Output format: text or json
-    #[arg(short = 'o', long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub output: String,
+    /// Output format
+    #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
 }
 
+/// How a command prints what it found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text for a person.
+    Text,
+    /// JSON for scripts.
+    Json,
+}
+
+/// A command group: without a subcommand it prints its help on stderr and exits 1, like the
+/// top level does.
 #[derive(Debug, Args)]
+#[command(arg_required_else_help = true)]
 pub struct CredentialPluginArgs {
     #[command(subcommand)]
-    pub command: Option<PluginCommand>,
+    pub command: PluginCommand,
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,22 +267,22 @@ pub enum PluginCommand {
 pub struct GetKubeconfigArgs {
     /// The ACK cluster id
     #[arg(short = 'c', long, value_name = "ID")]
-    pub cluster_id: String,
+    pub cluster_id: ClusterId,
     /// Assume this RAM role (by ARN) for the call now and in the generated kubeconfig
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
     /// Certificate lifetime for the kubeconfig's exec entry (and this call): 15m to 72h, or 0
     #[arg(long, value_name = "DURATION", default_value = "3h0m0s")]
-    pub expiration: String,
+    pub expiration: CertificateLifetime,
     /// Use the cluster's private (VPC) API server address
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
     pub private_address: Option<bool>,
     /// cert (client certificates) or token (ack-ram-authenticator tokens)
-    #[arg(short = 'm', long, value_name = "MODE", default_value = "cert")]
-    pub mode: String,
+    #[arg(short = 'm', long, value_name = "MODE", value_enum, default_value_t = KubeconfigMode::Cert)]
+    pub mode: KubeconfigMode,
     /// ExecCredential API version written into the kubeconfig: v1 or v1beta1
     #[arg(long, value_name = "VERSION", default_value = "v1beta1")]
-    pub api_version: String,
+    pub api_version: ApiVersion,
     /// Cache directory written into the kubeconfig's exec entry, as typed
     #[arg(
         long,
@@ -221,18 +295,29 @@ pub struct GetKubeconfigArgs {
     pub output: Option<std::path::PathBuf>,
 }
 
+/// What the users of a generated kubeconfig authenticate with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KubeconfigMode {
+    /// Client certificates (`get-credential`).
+    #[value(alias = "certificate")]
+    Cert,
+    /// ack-ram-authenticator tokens (`get-token`).
+    #[value(alias = "ram-authenticator-token")]
+    Token,
+}
+
 /// Flags of `get-token`.
 #[derive(Debug, Args)]
 pub struct GetTokenArgs {
     /// The ACK cluster id
     #[arg(short = 'c', long, value_name = "ID")]
-    pub cluster_id: String,
+    pub cluster_id: ClusterId,
     /// Assume this RAM role (by ARN) on top of the resolved credentials
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
     /// ExecCredential API version: v1 or v1beta1 [default: what kubectl asks for, else v1beta1]
     #[arg(long, value_name = "VERSION")]
-    pub api_version: Option<String>,
+    pub api_version: Option<ApiVersion>,
 }
 
 /// Flags of `credential-plugin get-credential`.
@@ -240,19 +325,34 @@ pub struct GetTokenArgs {
 pub struct GetCredentialArgs {
     /// The ACK cluster id
     #[arg(short = 'c', long, value_name = "ID")]
-    pub cluster_id: String,
+    pub cluster_id: ClusterId,
     /// Assume this RAM role (by ARN) on top of the resolved credentials
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
     /// Certificate lifetime as a Go duration: 15m to 72h in whole minutes, or 0 for the server default
     #[arg(long, value_name = "DURATION", default_value = "3h0m0s")]
-    pub expiration: String,
+    pub expiration: CertificateLifetime,
     /// ExecCredential API version: v1 or v1beta1 [default: what kubectl asks for, else v1beta1]
     #[arg(long, value_name = "VERSION")]
-    pub api_version: Option<String>,
+    pub api_version: Option<ApiVersion>,
     /// Cache directory [default: ~/.kube/cache/ack-ram-tool/credential-plugin] [env: ACK_RAM_TOOL_CREDENTIAL_CACHE_DIR]
     #[arg(long, value_name = "DIR")]
     pub credential_cache_dir: Option<String>,
+    /// Fetch a new certificate even if a fresh one is cached (it is then cached as usual; concurrent callers still share one refresh) [env: ACK_RAM_TOOL_FORCE_REFRESH]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    pub force_refresh: Option<bool>,
+}
+
+/// A parser that offers `names` (for help and shell completion, any case) and turns the
+/// chosen one into `T` with its `FromStr`.
+fn one_of<T>(names: &'static [&'static str]) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::fmt::Display,
+{
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(names.iter().copied())
+        .try_map(|name| name.parse::<T>().map_err(|e| e.to_string()))
 }
 
 /// Go's `strconv.ParseBool` spellings.
@@ -293,18 +393,21 @@ mod tests {
             "--log-level=error",
         ])
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(cli.global.region_id.as_deref(), Some("cn-beijing"));
+        assert_eq!(
+            cli.global.region_id.as_ref().map(RegionId::as_str),
+            Some("cn-beijing")
+        );
         assert_eq!(cli.global.ignore_env_credentials, Some(true));
         assert_eq!(cli.global.verbose, Some(false));
-        assert_eq!(cli.global.log_level.as_deref(), Some("error"));
+        assert_eq!(cli.global.log_level, Some(LogLevel::Error));
         let Command::CredentialPlugin(CredentialPluginArgs {
-            command: Some(PluginCommand::GetCredential(args)),
+            command: PluginCommand::GetCredential(args),
         }) = cli.command
         else {
             panic!("wrong subcommand")
         };
-        assert_eq!(args.cluster_id, "c1234");
-        assert_eq!(args.expiration, "3h0m0s");
+        assert_eq!(args.cluster_id.as_str(), "c1234");
+        assert_eq!(args.expiration.to_string(), "3h0m0s");
         assert_eq!(args.api_version, None);
     }
 

@@ -7,71 +7,137 @@
 //! are the flag names with `_` for `-`; an unknown key in the file is an error, not a silent no-op.
 
 use crate::cli::{GetCredentialArgs, GlobalArgs, parse_go_bool};
+use crate::logging::LogLevel;
+use ack_ram_adapters::env::Environment;
 use ack_ram_adapters::local_file::{self, Symlinks, caps};
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use ack_ram_adapters::sources::CredentialType;
+use ack_ram_adapters::store::StoreKind;
+use ack_ram_domain::RegionId;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The Go tool's default cache directory.
 pub const DEFAULT_CACHE_DIR: &str = "~/.kube/cache/ack-ram-tool/credential-plugin";
 
-/// Keys that may come from `ACK_RAM_TOOL_*` variables.
-const ENV_KEYS: &[&str] = &[
-    "region_id",
-    "profile_file",
-    "profile_name",
-    "ignore_env_credentials",
-    "ignore_aliyun_cli_credentials",
-    "credential_type",
-    "sts_endpoint",
-    "cs_endpoint",
-    "ram_endpoint",
-    "log_level",
-    "verbose",
-    "assume_yes",
-    "credential_cache_dir",
-    "http_connect_timeout_ms",
-    "http_timeout_ms",
-    "retry_max_attempts",
-    "retry_deadline_ms",
-    "lock_timeout_ms",
-    "cache_store",
+/// Every setting that can come from the environment: its config key, the variables that set
+/// it (the first one set wins: the Go tool's name before its legacy spelling), and whether the
+/// value is a number. figment reads this table, and `docs_name_every_variable` checks that
+/// docs/configuration.md does too.
+pub const ENV_VARS: &[EnvVar] = &[
+    EnvVar::text("region_id", &["ACK_RAM_TOOL_REGION_ID"]),
+    EnvVar::text("profile_file", &["ACK_RAM_TOOL_PROFILE_FILE"]),
+    EnvVar::text(
+        "profile_name",
+        &["ACK_RAM_TOOL_PROFILE_NAME", "ACK_RAM_TOOL_PROFIL_ENAME"],
+    ),
+    EnvVar::text(
+        "ignore_env_credentials",
+        &["ACK_RAM_TOOL_IGNORE_ENV_CREDENTIALS"],
+    ),
+    EnvVar::text(
+        "ignore_aliyun_cli_credentials",
+        &["ACK_RAM_TOOL_IGNORE_ALIYUN_CLI_CREDENTIALS"],
+    ),
+    EnvVar::text("credential_type", &["ACK_RAM_TOOL_CREDENTIAL_TYPE"]),
+    EnvVar::text("sts_endpoint", &["ACK_RAM_TOOL_STS_ENDPOINT"]),
+    EnvVar::text("cs_endpoint", &["ACK_RAM_TOOL_CS_ENDPOINT", "CS_ENDPOINT"]),
+    EnvVar::text("ram_endpoint", &["ACK_RAM_TOOL_RAM_ENDPOINT"]),
+    EnvVar::text("log_level", &["ACK_RAM_TOOL_LOG_LEVEL"]),
+    EnvVar::text("verbose", &["ACK_RAM_TOOL_VERBOSE"]),
+    EnvVar::text("assume_yes", &["ACK_RAM_TOOL_ASSUME_YES"]),
+    EnvVar::text(
+        "credential_cache_dir",
+        &["ACK_RAM_TOOL_CREDENTIAL_CACHE_DIR"],
+    ),
+    EnvVar::number(
+        "http_connect_timeout_ms",
+        &["ACK_RAM_TOOL_HTTP_CONNECT_TIMEOUT_MS"],
+    ),
+    EnvVar::number("http_timeout_ms", &["ACK_RAM_TOOL_HTTP_TIMEOUT_MS"]),
+    EnvVar::number("retry_max_attempts", &["ACK_RAM_TOOL_RETRY_MAX_ATTEMPTS"]),
+    EnvVar::number("retry_deadline_ms", &["ACK_RAM_TOOL_RETRY_DEADLINE_MS"]),
+    EnvVar::number("lock_timeout_ms", &["ACK_RAM_TOOL_LOCK_TIMEOUT_MS"]),
+    EnvVar::text("cache_store", &["ACK_RAM_TOOL_CACHE_STORE"]),
+    EnvVar::text("force_refresh", &["ACK_RAM_TOOL_FORCE_REFRESH"]),
 ];
 
-/// The resolved settings.
+/// A setting's environment variables.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvVar {
+    /// The config key (the flag name with `_` for `-`).
+    pub key: &'static str,
+    /// The variables, in precedence order.
+    pub names: &'static [&'static str],
+    /// Whether the value is read as a number (else as text, so a profile named `123` stays a
+    /// name).
+    pub number: bool,
+}
+
+impl EnvVar {
+    const fn text(key: &'static str, names: &'static [&'static str]) -> Self {
+        Self {
+            key,
+            names,
+            number: false,
+        }
+    }
+
+    const fn number(key: &'static str, names: &'static [&'static str]) -> Self {
+        Self {
+            key,
+            names,
+            number: true,
+        }
+    }
+}
+
+/// The resolved settings, typed: anything that does not parse is refused when the
+/// configuration is loaded, naming where the value came from.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    pub region_id: Option<String>,
+    pub region_id: Option<RegionId>,
     pub profile_file: Option<String>,
     pub profile_name: Option<String>,
     #[serde(deserialize_with = "go_bool")]
     pub ignore_env_credentials: bool,
     #[serde(deserialize_with = "go_bool")]
     pub ignore_aliyun_cli_credentials: bool,
-    pub credential_type: String,
+    pub credential_type: CredentialType,
     pub sts_endpoint: Option<String>,
     pub cs_endpoint: Option<String>,
     pub ram_endpoint: Option<String>,
-    pub log_level: String,
+    pub log_level: LogLevel,
     #[serde(deserialize_with = "go_bool")]
     pub verbose: bool,
     #[serde(deserialize_with = "go_bool")]
     pub assume_yes: bool,
     pub credential_cache_dir: String,
-    /// Time allowed to connect to an API, in milliseconds.
-    pub http_connect_timeout_ms: u64,
-    /// Time allowed for a whole API request, in milliseconds.
-    pub http_timeout_ms: u64,
+    /// Time allowed to connect to an API (`http_connect_timeout_ms`).
+    #[serde(rename = "http_connect_timeout_ms", with = "positive_millis")]
+    pub http_connect_timeout: Duration,
+    /// Time allowed for a whole API request (`http_timeout_ms`).
+    #[serde(rename = "http_timeout_ms", with = "positive_millis")]
+    pub http_timeout: Duration,
     /// Attempts at the ACK call in all (1 = no retry); only transient failures are retried.
+    #[serde(deserialize_with = "at_least_one")]
     pub retry_max_attempts: u32,
-    /// No retry starts later than this after the first attempt, in milliseconds.
-    pub retry_deadline_ms: u64,
-    /// How long a refresh waits for another process refreshing the same entry, in milliseconds.
-    pub lock_timeout_ms: u64,
+    /// No retry starts later than this after the first attempt (`retry_deadline_ms`).
+    #[serde(rename = "retry_deadline_ms", with = "millis")]
+    pub retry_deadline: Duration,
+    /// How long a refresh waits for another process refreshing the same entry
+    /// (`lock_timeout_ms`).
+    #[serde(rename = "lock_timeout_ms", with = "millis")]
+    pub lock_timeout: Duration,
     /// Where certificates are cached: file, keyring, auto or none.
-    pub cache_store: String,
+    pub cache_store: StoreKind,
+    /// `get-credential --force-refresh`: fetch a new certificate even if one is fresh.
+    #[serde(deserialize_with = "go_bool")]
+    pub force_refresh: bool,
 }
 
 impl Default for Settings {
@@ -82,20 +148,21 @@ impl Default for Settings {
             profile_name: None,
             ignore_env_credentials: false,
             ignore_aliyun_cli_credentials: false,
-            credential_type: "auto".into(),
+            credential_type: CredentialType::Auto,
             sts_endpoint: None,
             cs_endpoint: None,
             ram_endpoint: None,
-            log_level: "info".into(),
+            log_level: LogLevel::Info,
             verbose: false,
             assume_yes: false,
             credential_cache_dir: DEFAULT_CACHE_DIR.into(),
-            http_connect_timeout_ms: 5_000,
-            http_timeout_ms: 30_000,
+            http_connect_timeout: Duration::from_secs(5),
+            http_timeout: Duration::from_secs(30),
             retry_max_attempts: 3,
-            retry_deadline_ms: 10_000,
-            lock_timeout_ms: 30_000,
-            cache_store: "file".into(),
+            retry_deadline: Duration::from_secs(10),
+            lock_timeout: Duration::from_secs(30),
+            cache_store: StoreKind::File,
+            force_refresh: false,
         }
     }
 }
@@ -112,18 +179,19 @@ pub enum ConfigError {
 }
 
 /// Where the config file is, if there is one.
-fn config_file(home: Option<&str>) -> Result<Option<PathBuf>, ConfigError> {
-    if let Some(explicit) = std::env::var_os("ACK_RAM_TOOL_CONFIG").filter(|v| !v.is_empty()) {
-        let path = PathBuf::from(explicit);
+fn config_file(env: &Environment) -> Result<Option<PathBuf>, ConfigError> {
+    if let Some(explicit) = env.get("ACK_RAM_TOOL_CONFIG") {
+        // Absolute, so every message names the file whatever the working directory.
+        let path = std::path::absolute(explicit).unwrap_or_else(|_| PathBuf::from(explicit));
         return if local_file::exists(&path) {
             Ok(Some(path))
         } else {
             Err(ConfigError::MissingFile(path))
         };
     }
-    let base = match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+    let base = match env.get("XDG_CONFIG_HOME") {
         Some(xdg) => PathBuf::from(xdg),
-        None => match home {
+        None => match env.get("HOME") {
             Some(home) => PathBuf::from(home).join(".config"),
             None => return Ok(None),
         },
@@ -133,46 +201,115 @@ fn config_file(home: Option<&str>) -> Result<Option<PathBuf>, ConfigError> {
     Ok(local_file::exists(&path).then_some(path))
 }
 
-/// An `Env` provider that skips variables set to the empty string, as the Go tool does.
-fn non_empty(env: Env, prefix: &'static str) -> Env {
-    env.filter(move |key| {
-        std::env::var_os(format!("{prefix}{}", key.as_str().to_ascii_uppercase()))
-            .is_some_and(|v| !v.is_empty())
+/// One setting from one environment variable of the snapshot, named in errors.
+struct FromEnv {
+    key: &'static str,
+    name: &'static str,
+    value: Value,
+}
+
+impl Provider for FromEnv {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("environment variable {}", self.name))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        dict.insert(self.key.to_owned(), self.value.clone());
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// The settings the environment snapshot sets (empty values count as unset, as in the Go
+/// tool), as figment layers.
+fn env_layers(env: &Environment) -> impl Iterator<Item = FromEnv> + '_ {
+    ENV_VARS.iter().filter_map(|var| {
+        let (name, raw) = env.first_of(var.names)?;
+        let value = if var.number {
+            raw.parse::<Value>().unwrap_or_else(|never| match never {})
+        } else {
+            Value::from(raw.to_owned())
+        };
+        Some(FromEnv {
+            key: var.key,
+            name,
+            value,
+        })
     })
 }
 
-/// Loads the settings for a `get-credential` style command.
+/// Loads the settings: built-in defaults < config file < environment snapshot < flags.
 pub fn load(
     global: &GlobalArgs,
     command: Option<&GetCredentialArgs>,
-    home: Option<&str>,
+    env: &Environment,
 ) -> Result<Settings, ConfigError> {
     let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-    let path = config_file(home)?;
+    let path = config_file(env)?;
     if let Some(path) = &path {
         // Read here, bounded and without blocking (a FIFO or /dev/zero in its place must not
         // hang or exhaust kubectl), then parsed from memory.
         let text = local_file::read_to_string(path, caps::CONFIG_TOML, Symlinks::Follow)?;
         figment = figment.merge(Toml::string(&text));
     }
-    figment = figment
-        .merge(
-            non_empty(Env::raw().only(&["ack_ram_tool_profil_ename"]), "")
-                .map(|_| "profile_name".into()),
-        )
-        .merge(non_empty(Env::raw().only(&["cs_endpoint"]), ""))
-        .merge(non_empty(
-            Env::prefixed("ACK_RAM_TOOL_").only(ENV_KEYS),
-            "ACK_RAM_TOOL_",
-        ));
+    for layer in env_layers(env) {
+        figment = figment.merge(layer);
+    }
     // Flags win; the global flags serialise only the ones given (`None` is skipped).
     figment = figment.merge(Serialized::defaults(global));
     if let Some(dir) = command.and_then(|c| c.credential_cache_dir.as_deref()) {
         figment = figment.merge(Serialized::default("credential_cache_dir", dir));
     }
+    if let Some(force) = command.and_then(|c| c.force_refresh) {
+        figment = figment.merge(Serialized::default("force_refresh", force));
+    }
     figment
         .extract()
         .map_err(|e| ConfigError::Invalid(render_figment_error(e, path.as_deref())))
+}
+
+/// A duration written as whole milliseconds.
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(value.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+}
+
+/// A duration written as whole milliseconds, more than zero.
+mod positive_millis {
+    use serde::{Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        super::millis::serialize(value, serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let value = super::millis::deserialize(deserializer)?;
+        if value.is_zero() {
+            return Err(serde::de::Error::custom(
+                "must be a positive number of milliseconds",
+            ));
+        }
+        Ok(value)
+    }
+}
+
+/// A count of at least one.
+fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    match u32::deserialize(deserializer)? {
+        0 => Err(serde::de::Error::custom(
+            "must be at least 1 (1 means no retry)",
+        )),
+        n => Ok(n),
+    }
 }
 
 fn render_figment_error(error: figment::Error, file: Option<&std::path::Path>) -> String {
@@ -196,7 +333,14 @@ fn render_figment_error(error: figment::Error, file: Option<&std::path::Path>) -
             } else {
                 format!("{}: ", e.path.join("."))
             };
-            format!("{path}{}{origin}", e.kind)
+            let kind = match &e.kind {
+                // figment's own text nests backticks ("expected `one of `a`, `b``").
+                figment::error::Kind::UnknownField(field, known) => {
+                    format!("unknown key {field:?} (known keys: {})", known.join(", "))
+                }
+                other => other.to_string(),
+            };
+            format!("{path}{kind}{origin}")
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -225,58 +369,135 @@ fn go_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    /// A config file in a temp dir, named by `ACK_RAM_TOOL_CONFIG`, plus `vars`.
+    fn env_with_file(toml: &str, vars: &[(&str, &str)]) -> (tempfile::TempDir, Environment) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, toml).unwrap_or_else(|e| panic!("{e}"));
+        let path = path.display().to_string();
+        let env = [("ACK_RAM_TOOL_CONFIG", path.as_str())]
+            .iter()
+            .chain(vars)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        (dir, env)
+    }
+
+    fn global(args: &[&str]) -> GlobalArgs {
+        let argv = ["ack-ram-tool"]
+            .iter()
+            .chain(args)
+            .chain(&["auth", "whoami"])
+            .copied();
+        crate::cli::Cli::try_parse_from(argv)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .global
+    }
 
     #[test]
     fn defaults_match_the_go_tool() {
-        let s = Settings::default();
+        let s = load(&global(&[]), None, &Environment::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s, Settings::default());
         assert_eq!(s.credential_cache_dir, DEFAULT_CACHE_DIR);
-        assert_eq!(s.credential_type, "auto");
-        assert_eq!(s.log_level, "info");
+        assert_eq!(s.credential_type, CredentialType::Auto);
+        assert_eq!(s.log_level, LogLevel::Info);
     }
 
     #[test]
-    fn file_values_are_overridden_by_flags() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join("c.toml");
-        std::fs::write(
-            &path,
-            "region_id = \"cn-beijing\"\nverbose = true\nhttp_timeout_ms = 1234\n",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let figment = Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::file_exact(&path))
-            .merge(Serialized::defaults(GlobalArgs {
-                region_id: Some("cn-shanghai".into()),
-                ..GlobalArgs::default()
-            }));
-        let s: Settings = figment.extract().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(s.region_id.as_deref(), Some("cn-shanghai"));
-        assert!(s.verbose);
-        assert_eq!(s.http_timeout_ms, 1234);
-    }
-
-    #[test]
-    fn unknown_keys_and_bad_bools_are_reported_with_their_origin() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join("c.toml");
-        std::fs::write(&path, "regoin_id = \"x\"\n").unwrap_or_else(|e| panic!("{e}"));
-        let err = Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::file_exact(&path))
-            .extract::<Settings>()
-            .map_err(|e| render_figment_error(e, None))
-            .err()
-            .unwrap_or_default();
-        assert!(err.contains("regoin_id") && err.contains("c.toml"), "{err}");
-        std::fs::write(&path, "verbose = \"maybe\"\n").unwrap_or_else(|e| panic!("{e}"));
-        let err = Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::file_exact(&path))
-            .extract::<Settings>()
-            .map_err(|e| render_figment_error(e, None))
-            .err()
-            .unwrap_or_default();
-        assert!(
-            err.contains("verbose") && err.contains("not a boolean"),
-            "{err}"
+    fn file_then_environment_then_flags() {
+        let (_dir, env) = env_with_file(
+            "region_id = \"cn-beijing\"\nverbose = true\nhttp_timeout_ms = 1234\nprofile_name = \"file\"\nlog_level = \"warn\"\n",
+            &[
+                ("ACK_RAM_TOOL_REGION_ID", "cn-shenzhen"),
+                ("ACK_RAM_TOOL_PROFILE_NAME", "123"),
+                ("ACK_RAM_TOOL_PROFIL_ENAME", "legacy"),
+                ("ACK_RAM_TOOL_RETRY_DEADLINE_MS", "250"),
+                ("CS_ENDPOINT", "legacy.example"),
+                ("ACK_RAM_TOOL_CREDENTIAL_TYPE", "ECS-ROLE"),
+                ("ACK_RAM_TOOL_LOG_LEVEL", ""),
+            ],
         );
+        let s = load(&global(&["--region-id", "cn-shanghai"]), None, &env)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.region_id.as_ref().map(RegionId::as_str),
+            Some("cn-shanghai")
+        );
+        assert!(s.verbose, "from the file");
+        assert_eq!(s.http_timeout, Duration::from_millis(1234));
+        assert_eq!(
+            s.profile_name.as_deref(),
+            Some("123"),
+            "text stays text; Go's name wins"
+        );
+        assert_eq!(s.retry_deadline, Duration::from_millis(250));
+        assert_eq!(s.cs_endpoint.as_deref(), Some("legacy.example"));
+        assert_eq!(s.credential_type, CredentialType::Imds);
+        assert_eq!(s.log_level, LogLevel::Warn, "an empty variable is unset");
+        let s = load(&global(&[]), None, &env).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            s.region_id.as_ref().map(RegionId::as_str),
+            Some("cn-shenzhen")
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_naming_their_origin() {
+        for (toml, vars, want) in [
+            ("regoin_id = \"x\"\n", &[][..], "regoin_id"),
+            ("verbose = \"maybe\"\n", &[][..], "not a boolean"),
+            (
+                "",
+                &[("ACK_RAM_TOOL_HTTP_TIMEOUT_MS", "0")][..],
+                "positive number of milliseconds",
+            ),
+            (
+                "",
+                &[("ACK_RAM_TOOL_RETRY_MAX_ATTEMPTS", "0")][..],
+                "at least 1",
+            ),
+            (
+                "",
+                &[("ACK_RAM_TOOL_CREDENTIAL_TYPE", "magic")][..],
+                "unknown credential type",
+            ),
+            (
+                "",
+                &[("ACK_RAM_TOOL_LOG_LEVEL", "loud")][..],
+                "unknown log level",
+            ),
+            (
+                "",
+                &[("ACK_RAM_TOOL_REGION_ID", "evil.example:1/")][..],
+                "not a region id",
+            ),
+        ] {
+            let (_dir, env) = env_with_file(toml, vars);
+            let err = load(&global(&[]), None, &env)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(want), "{want}: {err}");
+            let origin = match vars.first() {
+                Some((name, _)) => format!("environment variable {name}"),
+                None => "config.toml".to_owned(),
+            };
+            assert!(err.contains(&origin), "{origin}: {err}");
+        }
+    }
+
+    #[test]
+    fn docs_name_every_variable() {
+        let docs = include_str!("../../docs/configuration.md");
+        for var in ENV_VARS {
+            for name in var.names {
+                assert!(
+                    docs.contains(name),
+                    "docs/configuration.md does not mention {name}"
+                );
+            }
+        }
     }
 }

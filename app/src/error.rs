@@ -6,7 +6,9 @@
 
 use crate::config::ConfigError;
 use ack_ram_adapters::http::{EndpointError, HttpError};
+use ack_ram_adapters::sts::StsError;
 use ack_ram_domain::ClusterId;
+use ack_ram_domain::ports::ApiErrorDetails;
 use ack_ram_domain::ports::{IssueError, ProviderError};
 use ack_ram_domain::service::GetCredentialError;
 
@@ -33,17 +35,45 @@ pub enum AppError {
     Credentials(ProviderError),
     /// An STS call failed.
     #[error("{0}")]
-    Sts(ack_ram_adapters::sts::StsError),
-    /// The OS keychain does not answer (names the backend, the reason and the alternatives).
+    Sts(StsError),
+    /// A keyring AccessKey operation failed (the keychain's answer kept as the source).
     #[error("{0}")]
-    Keyring(String),
+    Keyring(#[from] ack_ram_adapters::sources::keyring::KeyringError),
+    /// `keyring delete` of a profile that is not there.
+    #[error("there is no profile {profile:?} in the {backend}")]
+    NoKeyringProfile {
+        profile: String,
+        backend: &'static str,
+    },
+    /// stdin could not be read (`keyring set-access-key`).
+    #[error("could not read the AccessKey from stdin: {0}")]
+    Stdin(std::io::Error),
     /// stdout could not be written.
-    #[error("could not write the credential to stdout: {0}")]
+    #[error("could not write to stdout: {0}")]
     Output(std::io::Error),
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// A path starts with `~` but there is no home directory to expand it to.
+    #[error("cannot expand ~ in {path:?}: HOME is not set")]
+    NoHome { path: String },
+    /// A file the command was asked to write could not be written.
+    #[error("could not write the {what} to {}: {source}", .path.display())]
+    Write {
+        what: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A store failed (cache listing and clearing).
     #[error("{0}")]
-    Environment(String),
+    Store(#[from] ack_ram_domain::ports::StoreError),
+    /// The command of `export-credentials -- CMD` could not be started.
+    #[error("could not run {program:?}: {source}")]
+    RunCommand {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The longest text any one value inside a message may take on a terminal; the rest is cut.
@@ -72,10 +102,43 @@ pub fn terminal_safe(text: &str) -> String {
     out
 }
 
+/// A usage error from the command-line parser as one paragraph: its first block (the error
+/// itself; clap adds a usage block and a help hint after blank lines), the lines joined.
+pub fn usage_paragraph(rendered: &str) -> String {
+    let first = rendered.split("\n\n").next().unwrap_or_default();
+    let joined = first
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "{} (see --help)",
+        terminal_safe(joined.trim_end_matches('.'))
+    )
+}
+
+/// An error and its causes on one line, each cause once (a cause already quoted by the
+/// message above it is not repeated).
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let part = cause.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = cause.source();
+    }
+    text
+}
+
 impl AppError {
-    /// The paragraph printed on stderr, safe for a terminal.
+    /// The paragraph printed on stderr, safe for a terminal: the error, its causes once, and
+    /// what to do next.
     pub fn render(&self) -> String {
-        let mut text = format!("error: {}", terminal_safe(&self.to_string()));
+        let mut text = format!("error: {}", terminal_safe(&with_causes(self)));
         if let Some(hint) = self.hint() {
             if !text.ends_with('.') {
                 text.push('.');
@@ -93,6 +156,9 @@ impl AppError {
                     Some(NO_CREDENTIALS_HINT.into())
                 }
                 GetCredentialError::Credentials(ProviderError::Failed { .. }) => None,
+                GetCredentialError::Credentials(ProviderError::Api { details, .. }) => {
+                    sts_hint(details)
+                }
                 GetCredentialError::Issue(IssueError::Api(api)) => Some(api_hint(api.status, api.code.as_deref())),
                 GetCredentialError::Issue(IssueError::Transport { .. }) => Some(
                     "Check the network path to the ACK API (HTTPS_PROXY / NO_PROXY, firewall), the region (--region-id) or --cs-endpoint, then retry.".into(),
@@ -106,16 +172,54 @@ impl AppError {
                 ),
             },
             Self::Credentials(ProviderError::NotConfigured(_)) => Some(NO_CREDENTIALS_HINT.into()),
+            Self::Credentials(ProviderError::Api { details, .. }) => sts_hint(details),
+            Self::Sts(StsError::Api(details)) => sts_hint(details),
             Self::Config(_) => Some(
                 "Fix the value named above in the config file, the ACK_RAM_TOOL_* environment variable or the flag.".into(),
             ),
             Self::Http(HttpError::NoRoots(_)) => None,
+            Self::NoHome { .. } => Some("Set HOME or use an absolute path.".into()),
+            Self::Keyring(e) if e.is_unavailable() => Some(format!(
+                "Without a usable keychain, {}.",
+                ack_ram_adapters::sources::keyring::ADVICE
+            )),
+            Self::NoKeyringProfile { .. } => {
+                Some("`ack-ram-tool keyring list` shows the profiles.".into())
+            }
             _ => None,
         }
     }
 }
 
 const NO_CREDENTIALS_HINT: &str = "Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET in the environment kubectl runs in, configure a profile with `aliyun configure`, or write ~/.alibabacloud/credentials; `ack-ram-tool auth whoami --log-level debug` shows what was tried.";
+
+/// What to do next for the STS error codes people actually meet.
+fn sts_hint(details: &ApiErrorDetails) -> Option<String> {
+    let code = details.code.as_deref()?;
+    let assuming = details.action != "GetCallerIdentity";
+    Some(
+        match code {
+            "NoPermission" | "Forbidden" | "Forbidden.RAM" | "NotAuthorized" if assuming => {
+                "Check that the role's trust policy allows this caller and that the caller may call sts:AssumeRole."
+            }
+            "EntityNotExist.Role" | "InvalidParameter.RoleArn" => {
+                "Check the role ARN (acs:ram::<account id>:role/<role name>)."
+            }
+            "InvalidAccessKeyId.NotFound" | "InvalidAccessKeyId.Inactive" | "SignatureDoesNotMatch" => {
+                "Check the AccessKey id and secret of the base credentials."
+            }
+            "InvalidSecurityToken.Expired" | "InvalidSecurityToken.Malformed" => {
+                "The base STS token is expired or malformed; refresh the base credentials."
+            }
+            "InvalidTimeStamp.Expired" => "Check that the system clock is correct.",
+            "AuthenticationFail.OIDCToken.Expired" | "AuthenticationFail.OIDCToken.Invalid" => {
+                "Check the OIDC token file (ALIBABA_CLOUD_OIDC_TOKEN_FILE) and that it is refreshed."
+            }
+            _ => return None,
+        }
+        .to_owned(),
+    )
+}
 
 fn api_hint(status: u16, code: Option<&str>) -> String {
     let code = code.unwrap_or_default();
@@ -145,7 +249,6 @@ fn api_hint(status: u16, code: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ack_ram_domain::ports::ApiErrorDetails;
 
     #[test]
     fn api_errors_render_as_one_paragraph_with_code_request_id_and_advice() {
@@ -166,6 +269,33 @@ mod tests {
             "error: could not get a client certificate for cluster c1: DescribeClusterUserKubeconfig answered HTTP 403 Forbidden.RAM: You are not authorized (RequestId R-1). Grant this identity the RAM permission cs:DescribeClusterUserKubeconfig on the cluster (and check the cluster's RBAC), or use another identity."
         );
         assert!(!err.render().contains('\n'));
+    }
+
+    #[test]
+    fn sts_refusals_get_advice_from_the_renderer_only() {
+        let refused = |action: &str, code: &str| {
+            AppError::Credentials(ProviderError::Api {
+                source_name: format!("STS {action}"),
+                details: Box::new(ApiErrorDetails {
+                    action: action.into(),
+                    status: 403,
+                    code: Some(code.into()),
+                    message: None,
+                    request_id: Some("R-9".into()),
+                }),
+            })
+            .render()
+        };
+        let text = refused("AssumeRole", "NoPermission");
+        assert_eq!(
+            text,
+            "error: could not resolve Alibaba Cloud credentials: STS AssumeRole: AssumeRole answered HTTP 403 NoPermission (RequestId R-9). Check that the role's trust policy allows this caller and that the caller may call sts:AssumeRole."
+        );
+        assert!(!refused("GetCallerIdentity", "NoPermission").contains("trust policy"));
+        assert!(
+            refused("AssumeRoleWithOIDC", "AuthenticationFail.OIDCToken.Expired")
+                .contains("ALIBABA_CLOUD_OIDC_TOKEN_FILE")
+        );
     }
 
     #[test]

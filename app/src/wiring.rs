@@ -3,18 +3,16 @@
 
 use crate::config::Settings;
 use crate::error::AppError;
-use ack_ram_adapters::clock::SystemClock;
+use ack_ram_adapters::context::Context;
 use ack_ram_adapters::env::Environment;
 use ack_ram_adapters::http::{Endpoint, HttpSettings};
-use ack_ram_adapters::sources::{ChainInputs, ChainProvider, CredentialType, ProfileFile};
+use ack_ram_adapters::sources::{ChainInputs, ChainProvider, ProfileFile};
 use ack_ram_adapters::sts::{self, StsClient};
 use ack_ram_domain::ApiVersion;
-use ack_ram_domain::model::ApiVersionError;
+use ack_ram_domain::IdentityInputs;
 use ack_ram_domain::retry::RetryPolicy;
-use ack_ram_domain::{IdentityInputs, RegionId};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Who the caller is, as selected by flags and configuration.
 pub struct Identity {
@@ -30,29 +28,11 @@ pub fn identity(
     role_arn: Option<&str>,
     env: &Environment,
 ) -> Result<Identity, AppError> {
-    let credential_type = match settings.credential_type.to_ascii_lowercase().as_str() {
-        "" | "auto" => CredentialType::Auto,
-        "imds" | "ecs-role" => CredentialType::Imds,
-        "keyring" => CredentialType::Keyring,
-        other => {
-            return Err(AppError::InvalidInput {
-                flag: "--credential-type",
-                message: format!(
-                    "unknown credential type {other:?}; use auto, imds (or ecs-role) or keyring"
-                ),
-            });
-        }
-    };
     let home = env.get("HOME");
     let raw_file = settings.profile_file.as_deref().filter(|p| !p.is_empty());
     let profile_file = raw_file
         .map(|raw| -> Result<ProfileFile, AppError> {
-            let path = expand_home(raw, home)?;
-            Ok(if raw.ends_with(".json") {
-                ProfileFile::AliyunCli(path)
-            } else {
-                ProfileFile::Ini(path)
-            })
+            Ok(ProfileFile::classify(expand_home(raw, home)?))
         })
         .transpose()?;
     let profile_name = settings.profile_name.clone().filter(|p| !p.is_empty());
@@ -70,14 +50,13 @@ pub fn identity(
             .to_owned(),
     };
     let chain = ChainInputs {
-        credential_type,
+        credential_type: settings.credential_type,
         profile_file,
         profile_name,
         ignore_env: settings.ignore_env_credentials,
         ignore_cli: settings.ignore_aliyun_cli_credentials,
         role_arn,
         session_name: session_name(env),
-        home: home.map(PathBuf::from),
     };
     Ok(Identity { chain, cache })
 }
@@ -103,7 +82,7 @@ pub fn sts_endpoint(settings: &Settings, env: &Environment) -> Result<Endpoint, 
         .or_else(|| env.get("ALIBABA_CLOUD_STS_ENDPOINT"));
     sts::resolve_endpoint(
         explicit,
-        region(settings)?.as_ref(),
+        settings.region_id.as_ref(),
         false,
         env.get("ALIBABA_CLOUD_STS_HTTP_SCHEME"),
     )
@@ -118,25 +97,9 @@ pub fn cs_endpoint(settings: &Settings) -> Result<Endpoint, AppError> {
     Ok(
         match settings.cs_endpoint.as_deref().filter(|e| !e.is_empty()) {
             Some(raw) => Endpoint::parse(raw)?,
-            None => Endpoint::cs_for_region(region(settings)?.as_ref())?,
+            None => Endpoint::cs_for_region(settings.region_id.as_ref())?,
         },
     )
-}
-
-/// `--region-id` / `ACK_RAM_TOOL_REGION_ID` / `region_id`, validated before it goes near a
-/// host name.
-pub fn region(settings: &Settings) -> Result<Option<RegionId>, AppError> {
-    settings
-        .region_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(RegionId::parse)
-        .transpose()
-        .map_err(|e| AppError::InvalidInput {
-            flag: "--region-id",
-            message: e.to_string(),
-        })
 }
 
 /// Warns when `endpoint` sends signed requests in cleartext over the network.
@@ -148,39 +111,24 @@ pub fn warn_if_cleartext(endpoint: &Endpoint, what: &str) {
     }
 }
 
-/// HTTP settings from configuration.
-pub fn http_settings(settings: &Settings, env: &Environment) -> Result<HttpSettings, AppError> {
-    for (key, value) in [
-        ("http_connect_timeout_ms", settings.http_connect_timeout_ms),
-        ("http_timeout_ms", settings.http_timeout_ms),
-    ] {
-        if value == 0 {
-            return Err(AppError::InvalidInput {
-                flag: key,
-                message: "must be a positive number of milliseconds".into(),
-            });
-        }
-    }
+/// HTTP settings from configuration (timeouts are validated when it is loaded) and the proxy
+/// variables of the environment snapshot.
+pub fn http_settings(settings: &Settings, env: &Environment) -> HttpSettings {
     let mut http = HttpSettings::new(user_agent()).with_proxy_from(env);
-    http.connect_timeout = Duration::from_millis(settings.http_connect_timeout_ms);
-    http.timeout = Duration::from_millis(settings.http_timeout_ms);
-    Ok(http)
+    http.connect_timeout = settings.http_connect_timeout;
+    http.timeout = settings.http_timeout;
+    http
 }
 
 /// The ExecCredential version: `--api-version` when given; else the version kubectl asked for
 /// in `KUBERNETES_EXEC_INFO` (so a v1 kubeconfig works without the flag); else v1beta1. A
 /// malformed `KUBERNETES_EXEC_INFO` is ignored (debug log). stdin is never read.
-pub fn api_version(explicit: Option<&str>, env: &Environment) -> Result<ApiVersion, AppError> {
-    if let Some(raw) = explicit {
-        return raw
-            .parse()
-            .map_err(|e: ApiVersionError| AppError::InvalidInput {
-                flag: "--api-version",
-                message: e.to_string(),
-            });
+pub fn api_version(explicit: Option<ApiVersion>, env: &Environment) -> ApiVersion {
+    if let Some(version) = explicit {
+        return version;
     }
     let Some(info) = env.get("KUBERNETES_EXEC_INFO") else {
-        return Ok(ApiVersion::default());
+        return ApiVersion::default();
     };
     let asked = serde_json::from_str::<serde_json::Value>(info)
         .ok()
@@ -188,79 +136,53 @@ pub fn api_version(explicit: Option<&str>, env: &Environment) -> Result<ApiVersi
     match asked.as_deref().map(str::parse::<ApiVersion>) {
         Some(Ok(version)) => {
             tracing::debug!(%version, "API version from KUBERNETES_EXEC_INFO");
-            Ok(version)
+            version
         }
         _ => {
             tracing::debug!(
                 "ignoring a KUBERNETES_EXEC_INFO without a known apiVersion; using v1beta1"
             );
-            Ok(ApiVersion::default())
+            ApiVersion::default()
         }
     }
 }
 
-/// Which store caches certificates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StoreKind {
-    File,
-    Keyring,
-    Auto,
-    None,
-}
-
-/// `--cache-store` / `ACK_RAM_TOOL_CACHE_STORE` / `cache_store`.
-pub fn store_kind(settings: &Settings) -> Result<StoreKind, AppError> {
-    match settings.cache_store.to_ascii_lowercase().as_str() {
-        "" | "file" => Ok(StoreKind::File),
-        "keyring" => Ok(StoreKind::Keyring),
-        "auto" => Ok(StoreKind::Auto),
-        "none" => Ok(StoreKind::None),
-        other => Err(AppError::InvalidInput {
-            flag: "--cache-store",
-            message: format!("unknown store {other:?}; use file, keyring, auto or none"),
-        }),
-    }
-}
+/// Which store caches certificates (parsed, selected and opened in the store module).
+pub use ack_ram_adapters::store::StoreKind;
 
 /// The retry policy for the ACK call.
-pub fn retry_policy(settings: &Settings) -> Result<RetryPolicy, AppError> {
-    if settings.retry_max_attempts == 0 {
-        return Err(AppError::InvalidInput {
-            flag: "retry_max_attempts",
-            message: "must be at least 1 (1 means no retry)".into(),
-        });
-    }
-    Ok(RetryPolicy {
+pub fn retry_policy(settings: &Settings) -> RetryPolicy {
+    RetryPolicy {
         max_attempts: settings.retry_max_attempts,
-        deadline: Duration::from_millis(settings.retry_deadline_ms),
+        deadline: settings.retry_deadline,
         ..RetryPolicy::default()
-    })
+    }
 }
 
-/// The credential chain, ready to resolve (nothing is fetched until it is asked).
+/// The outside world the adapters of this run see: the environment snapshot, the real file
+/// system and clock, and one HTTP client built on first use. Built only when something has to
+/// be fetched (never on a cache hit).
+pub fn context(http: HttpSettings, env: &Environment) -> Context {
+    Context::new(env.clone(), http)
+}
+
+/// The credential chain, ready to resolve (nothing is fetched until it is asked), with STS at
+/// `sts_endpoint` through the context's HTTP client.
 pub fn chain(
     identity: &Identity,
-    http: ack_ram_adapters::http::Client,
+    ctx: &Context,
+    client: ack_ram_adapters::http::Client,
     sts_endpoint: Endpoint,
-    env: &Environment,
 ) -> ChainProvider {
-    let sts = Arc::new(StsClient::new(
-        http.clone(),
-        sts_endpoint,
-        Arc::new(SystemClock),
-    ));
-    ChainProvider::build(
-        identity.chain.clone(),
-        env.clone(),
-        http,
-        sts,
-        &user_agent(),
-    )
+    let sts = Arc::new(StsClient::new(client, sts_endpoint, ctx.clock()));
+    ChainProvider::build(identity.chain.clone(), ctx.clone(), sts)
 }
 
 /// What a command needs to call Alibaba Cloud APIs as the resolved identity: a current-thread
 /// runtime, one HTTP client, the credential chain and the STS endpoint.
 pub struct Session {
+    /// The outside world of this run (its clock is the one every client dates requests with).
+    pub ctx: Context,
     pub runtime: tokio::runtime::Runtime,
     pub client: ack_ram_adapters::http::Client,
     pub chain: ChainProvider,
@@ -289,13 +211,17 @@ pub fn session(
     let identity = identity(settings, role_arn, env)?;
     let sts_endpoint = sts_endpoint(settings, env)?;
     warn_if_cleartext(&sts_endpoint, "STS endpoint");
-    let client = ack_ram_adapters::http::build_client(&http_settings(settings, env)?)?;
+    let ctx = context(http_settings(settings, env), env);
+    let client = ctx
+        .http()
+        .map_err(|e| AppError::Http(Arc::unwrap_or_clone(e)))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(AppError::Runtime)?;
-    let chain = chain(&identity, client.clone(), sts_endpoint.clone(), env);
+    let chain = chain(&identity, &ctx, client.clone(), sts_endpoint.clone());
     Ok(Session {
+        ctx,
         runtime,
         client,
         chain,
@@ -308,10 +234,8 @@ pub fn expand_home(raw: &str, home: Option<&str>) -> Result<PathBuf, AppError> {
     match raw.strip_prefix('~') {
         None => Ok(PathBuf::from(raw)),
         Some(rest) => {
-            let home = home.ok_or_else(|| {
-                AppError::Environment(format!(
-                    "cannot expand ~ in {raw:?}: HOME is not set; set HOME or use an absolute path"
-                ))
+            let home = home.ok_or_else(|| AppError::NoHome {
+                path: raw.to_owned(),
             })?;
             Ok(PathBuf::from(home).join(rest.trim_start_matches('/')))
         }
@@ -383,63 +307,34 @@ mod tests {
     }
 
     #[test]
-    fn credential_types() {
-        let env = Environment::default();
-        let mut s = settings();
-        for (raw, want) in [
-            ("auto", CredentialType::Auto),
-            ("IMDS", CredentialType::Imds),
-            ("ecs-role", CredentialType::Imds),
-        ] {
-            s.credential_type = raw.into();
-            assert_eq!(
-                identity(&s, None, &env)
-                    .map(|i| i.chain.credential_type)
-                    .ok(),
-                Some(want)
-            );
-        }
-        s.credential_type = "magic".into();
-        assert!(identity(&s, None, &env).is_err());
-    }
-
-    #[test]
     fn api_version_comes_from_the_flag_then_kubectl_then_the_default() {
         let info = |v: &str| -> Environment { [("KUBERNETES_EXEC_INFO", v)].into_iter().collect() };
         let v1 = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#;
         let v1beta1 = r#"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{}}"#;
-        assert_eq!(api_version(None, &info(v1)).ok(), Some(ApiVersion::V1));
+        assert_eq!(api_version(None, &info(v1)), ApiVersion::V1);
+        assert_eq!(api_version(None, &info(v1beta1)), ApiVersion::V1Beta1);
         assert_eq!(
-            api_version(None, &info(v1beta1)).ok(),
-            Some(ApiVersion::V1Beta1)
+            api_version(Some(ApiVersion::V1Beta1), &info(v1)),
+            ApiVersion::V1Beta1
         );
-        assert_eq!(
-            api_version(Some("v1beta1"), &info(v1)).ok(),
-            Some(ApiVersion::V1Beta1)
-        );
-        assert_eq!(
-            api_version(None, &info("{not json")).ok(),
-            Some(ApiVersion::V1Beta1)
-        );
+        assert_eq!(api_version(None, &info("{not json")), ApiVersion::V1Beta1);
         assert_eq!(
             api_version(
                 None,
                 &info(r#"{"apiVersion":"client.authentication.k8s.io/v1alpha1"}"#)
-            )
-            .ok(),
-            Some(ApiVersion::V1Beta1)
+            ),
+            ApiVersion::V1Beta1
         );
         assert_eq!(
-            api_version(None, &Environment::default()).ok(),
-            Some(ApiVersion::V1Beta1)
+            api_version(None, &Environment::default()),
+            ApiVersion::V1Beta1
         );
-        assert!(api_version(Some("v2"), &Environment::default()).is_err());
     }
 }
 
 /// `KUBERNETES_EXEC_INFO` is whatever kubectl (or anything else) put in the environment, and
-/// `--api-version` whatever was typed: no panic, a malformed value is ignored, never an error,
-/// and a refusal is short.
+/// `--api-version` whatever was typed (clap parses it with `ApiVersion::from_str`): no panic, a
+/// malformed value is ignored, never an error, and a refusal is short.
 #[cfg(test)]
 mod fuzz {
     use super::*;
@@ -513,7 +408,7 @@ mod fuzz {
             let asked = serde_json::from_str::<Value>(&info)
                 .ok()
                 .and_then(|v| v.get("apiVersion")?.as_str()?.parse::<ApiVersion>().ok());
-            prop_assert_eq!(got.ok(), Some(asked.unwrap_or_default()));
+            prop_assert_eq!(got, asked.unwrap_or_default());
         }
 
         #[test]
@@ -524,7 +419,7 @@ mod fuzz {
                 (0..65_536usize, any::<char>()).prop_map(|(n, c)| c.to_string().repeat(n)),
             ]
         ) {
-            match api_version(Some(&flag), &Environment::default()) {
+            match flag.parse::<ApiVersion>() {
                 Ok(version) => prop_assert!(
                     flag == version.short() || flag == version.group_version()
                 ),

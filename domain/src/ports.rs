@@ -31,6 +31,15 @@ pub enum ProviderError {
         /// What went wrong, for a person; never contains a secret.
         message: String,
     },
+    /// The source called an Alibaba Cloud API (STS) and it refused: its answer is kept whole
+    /// (action, status, code, RequestId) so the person at the terminal gets advice for it.
+    #[error("{source_name}: {details}")]
+    Api {
+        /// Which source failed, e.g. "STS AssumeRole".
+        source_name: String,
+        /// What the API answered (scrubbed of secrets).
+        details: Box<ApiErrorDetails>,
+    },
 }
 
 /// Finds the caller's Alibaba Cloud credentials.

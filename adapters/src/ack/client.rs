@@ -75,7 +75,7 @@ impl AckClient {
         query.sort();
 
         let date = httpdate::fmt_http_date(self.clock.now().into());
-        let nonce = hex_nonce();
+        let nonce = crate::nonce::hex_nonce();
         let mut headers: Vec<(String, String)> = vec![
             ("accept".into(), "application/json".into()),
             ("date".into(), date),
@@ -267,11 +267,6 @@ fn api_error(answer: &Answer, secrets: &[&str]) -> ApiErrorDetails {
     crate::api_error::from_answer(ACTION, "the ACK API", answer, secrets)
 }
 
-fn hex_nonce() -> String {
-    let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,17 +368,6 @@ mod tests {
                 .unwrap_or_default();
             assert!(got.contains(want), "{got}");
         }
-    }
-
-    #[test]
-    fn nonces_are_fresh_hex() {
-        let (a, b) = (hex_nonce(), hex_nonce());
-        assert_eq!(a.len(), 32);
-        assert!(
-            a.chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
-        assert_ne!(a, b);
     }
 
     const CERT: &str = include_str!("../../../tests/fixtures/client.crt");

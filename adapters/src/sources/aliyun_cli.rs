@@ -1,13 +1,15 @@
-//! Profiles of the aliyun CLI (`~/.aliyun/config.json`), every mode the Go tool serves natively.
+//! Profiles of the aliyun CLI (`~/.aliyun/config.json`), every mode the Go tool serves.
 //!
 //! The file is parsed strictly enough to say exactly what is wrong (which file, which profile,
 //! which field) and leniently enough to ignore the many keys the CLI writes that do not matter
-//! here. ChainableRamRoleArn's `source_profile` is followed with cycle detection. CloudSSO,
-//! OAuth and RsaKeyPair need the interactive aliyun CLI and are refused with a clear message:
-//! a kubectl plugin must never prompt or rewrite the user's config behind their back.
+//! here. ChainableRamRoleArn's `source_profile` is followed with cycle detection. CloudSSO and
+//! OAuth profiles are served from the STS credentials cached in them and refreshed without any
+//! prompt ([`super::cloudsso`], [`super::oauth`]); signing in again stays the aliyun CLI's job.
+//! RsaKeyPair is refused with a clear message.
 
 use super::profile::{CredentialSpec, ProfileOrigin};
-use crate::local_file::{self, Symlinks, caps};
+use crate::context::Fs;
+use crate::local_file::{Symlinks, caps};
 use ack_ram_domain::Secret;
 use ack_ram_domain::ports::ProviderError;
 use serde::Deserialize;
@@ -45,6 +47,33 @@ pub struct CliProfile {
     pub credentials_uri: String,
     pub oidc_provider_arn: String,
     pub oidc_token_file: String,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub sts_expiration: i64,
+    pub cloud_sso_sign_in_url: String,
+    pub cloud_sso_account_id: String,
+    pub cloud_sso_access_config: String,
+    /// The CloudSSO bearer access token (the CLI's generic key name).
+    pub access_token: String,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub cloud_sso_access_token_expire: i64,
+    pub oauth_site_type: String,
+    pub oauth_access_token: String,
+    pub oauth_refresh_token: String,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub oauth_access_token_expire: i64,
+}
+
+/// A Unix time as the CLI writes it (an integer); a float, a numeric string, `null` or anything
+/// else reads as its value or 0 (expired), so one odd value never makes the whole file unreadable.
+fn lenient_i64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .unwrap_or(0),
+        serde_json::Value::String(s) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    })
 }
 
 impl std::fmt::Debug for CliProfile {
@@ -65,6 +94,19 @@ impl std::fmt::Debug for CliProfile {
             .field("credentials_uri", &masked(&self.credentials_uri))
             .field("oidc_provider_arn", &self.oidc_provider_arn)
             .field("oidc_token_file", &self.oidc_token_file)
+            .field("sts_expiration", &self.sts_expiration)
+            .field("cloud_sso_sign_in_url", &self.cloud_sso_sign_in_url)
+            .field("cloud_sso_account_id", &self.cloud_sso_account_id)
+            .field("cloud_sso_access_config", &self.cloud_sso_access_config)
+            .field("access_token", &masked(&self.access_token))
+            .field(
+                "cloud_sso_access_token_expire",
+                &self.cloud_sso_access_token_expire,
+            )
+            .field("oauth_site_type", &self.oauth_site_type)
+            .field("oauth_access_token", &masked(&self.oauth_access_token))
+            .field("oauth_refresh_token", &masked(&self.oauth_refresh_token))
+            .field("oauth_access_token_expire", &self.oauth_access_token_expire)
             .finish()
     }
 }
@@ -88,12 +130,14 @@ fn failed(message: String) -> ProviderError {
 /// The profile is `profile_name` if given, else `ALIBABA_CLOUD_PROFILE` (passed in as
 /// `env_profile`), else the file's `current`, else `default`.
 pub fn load(
+    fs: &dyn Fs,
     path: &Path,
     profile_name: Option<&str>,
     env_profile: Option<&str>,
     default_session_name: &str,
 ) -> Result<LoadedProfile, ProviderError> {
-    let text = local_file::read_to_string(path, caps::ALIYUN_CONFIG, Symlinks::Follow)
+    let text = fs
+        .read_to_string(path, caps::ALIYUN_CONFIG, Symlinks::Follow)
         .map_err(|e| failed(e.to_string()))?;
     let config: ConfigFile = serde_json::from_str(&text).map_err(|e| {
         failed(format!(
@@ -128,6 +172,30 @@ pub fn load(
     Ok(LoadedProfile { spec, origin })
 }
 
+/// Reads `path` again and returns its profile `name` as it is now (after another process may
+/// have refreshed it).
+pub(crate) fn read_profile(
+    fs: &dyn Fs,
+    path: &Path,
+    name: &str,
+) -> Result<CliProfile, ProviderError> {
+    let text = fs
+        .read_to_string(path, caps::ALIYUN_CONFIG, Symlinks::Follow)
+        .map_err(|e| failed(e.to_string()))?;
+    let config: ConfigFile = serde_json::from_str(&text).map_err(|e| {
+        failed(format!(
+            "{} is not a valid aliyun CLI config: {e}",
+            path.display()
+        ))
+    })?;
+    find(&config.profiles, name).cloned().ok_or_else(|| {
+        failed(format!(
+            "{} has no profile {name:?} any more",
+            path.display()
+        ))
+    })
+}
+
 /// Reads what a credential process printed (a profile object, without a name).
 pub fn spec_from_process_output(
     output: &serde_json::Map<String, serde_json::Value>,
@@ -146,6 +214,12 @@ pub fn spec_from_process_output(
     if profile.mode == "ChainableRamRoleArn" {
         return Err(failed(format!(
             "{what} uses mode ChainableRamRoleArn, which needs a config file to find its source profile"
+        )));
+    }
+    if profile.mode == "CloudSSO" || profile.mode == "OAuth" {
+        return Err(failed(format!(
+            "{what} uses mode {}, which needs a config file to keep its refreshed credentials in; print a StsToken profile instead",
+            profile.mode
         )));
     }
     let default_session = "default-session-name";
@@ -340,374 +414,27 @@ fn to_spec(
                 session_name: p.ram_session_name.clone(),
             }))
         }
-        mode @ ("CloudSSO" | "OAuth" | "RsaKeyPair") => Err(failed(format!(
-            "{origin} uses mode {mode}, which needs the interactive aliyun CLI and is not supported by this plugin; use a profile with mode AK, StsToken, RamRoleArn, ChainableRamRoleArn, EcsRamRole, OIDC or External (for example `External` with process_command running a tool that prints credentials)"
+        "CloudSSO" => Ok(CredentialSpec::CloudSso(Box::new(
+            super::cloudsso::CloudSsoProfile::from_cli(p, origin)?,
+        ))),
+        "OAuth" => Ok(CredentialSpec::OAuth(Box::new(
+            super::oauth::OAuthProfile::from_cli(p, origin)?,
+        ))),
+        mode @ "RsaKeyPair" => Err(failed(format!(
+            "{origin} uses mode {mode}, which needs the interactive aliyun CLI and is not supported by this plugin; use a profile with mode AK, StsToken, RamRoleArn, ChainableRamRoleArn, EcsRamRole, OIDC, CloudSSO, OAuth or External (for example `External` with process_command running a tool that prints credentials)"
         ))),
         other => Err(failed(format!(
-            "{origin} has an unknown mode {other:?}; supported: AK, StsToken, RamRoleArn, EcsRamRole, RamRoleArnWithRoleName, ChainableRamRoleArn, External, CredentialsURI, OIDC"
+            "{origin} has an unknown mode {other:?}; supported: AK, StsToken, RamRoleArn, EcsRamRole, RamRoleArnWithRoleName, ChainableRamRoleArn, External, CredentialsURI, OIDC, CloudSSO, OAuth"
         ))),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_source_profile_chains_are_refused_not_recursed() {
-        let mut profiles: Vec<serde_json::Value> = (0..2000)
-            .map(|i| {
-                serde_json::json!({"name": format!("p{i}"), "mode": "ChainableRamRoleArn",
-                    "source_profile": format!("p{}", i + 1), "ram_role_arn": "acs:ram::1:role/r",
-                    "ram_session_name": "s"})
-            })
-            .collect();
-        profiles.push(serde_json::json!({"name": "p2000", "mode": "AK",
-            "access_key_id": "LTAI", "access_key_secret": "x"}));
-        let text = serde_json::json!({"current": "p0", "profiles": profiles}).to_string();
-        let err = load_text(&text, None).err().unwrap_or_default();
-        assert!(err.contains("more than 16 deep"), "{err}");
-    }
-
-    #[test]
-    fn debug_masks_secrets_and_what_may_carry_them() {
-        const CANARY: &str = "canary-7f3a";
-        let profile = CliProfile {
-            name: "p".into(),
-            mode: "AK".into(),
-            access_key_id: "LTAI".into(),
-            access_key_secret: CANARY.into(),
-            sts_token: CANARY.into(),
-            external_id: CANARY.into(),
-            process_command: format!("helper --token {CANARY}"),
-            credentials_uri: format!("http://127.0.0.1/?t={CANARY}"),
-            ..CliProfile::default()
-        };
-        let shown = format!("{profile:?}");
-        assert!(!shown.contains(CANARY), "{shown}");
-        assert!(shown.contains("LTAI"), "{shown}");
-    }
-
-    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join("config.json");
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-        (dir, path)
-    }
-
-    fn load_text(text: &str, name: Option<&str>) -> Result<CredentialSpec, String> {
-        let (_dir, path) = write(text);
-        load(&path, name, None, "default-session-name")
-            .map(|l| l.spec)
-            .map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn profile_selection_order() {
-        let text = r#"{"current":"b","profiles":[
-            {"name":"default","mode":"AK","access_key_id":"D","access_key_secret":"s"},
-            {"name":"b","mode":"AK","access_key_id":"B","access_key_secret":"s"},
-            {"name":"c","mode":"AK","access_key_id":"C","access_key_secret":"s"}]}"#;
-        let id = |spec: Result<CredentialSpec, String>| match spec {
-            Ok(CredentialSpec::AccessKey { id, .. }) => id,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(id(load_text(text, None)), "B");
-        assert_eq!(id(load_text(text, Some("c"))), "C");
-        let (_d, path) = write(text);
-        let env = load(&path, None, Some("default"), "x").map(|l| l.spec);
-        assert_eq!(id(env.map_err(|e| e.to_string())), "D");
-        let no_current = r#"{"profiles":[{"name":"default","mode":"AK","access_key_id":"D","access_key_secret":"s"}]}"#;
-        assert_eq!(id(load_text(no_current, None)), "D");
-    }
-
-    #[test]
-    fn chainable_profiles_resolve_and_cycles_are_named() {
-        let text = r#"{"current":"dev","profiles":[
-            {"name":"base","mode":"AK","access_key_id":"LTAI","access_key_secret":"s"},
-            {"name":"mid","mode":"ChainableRamRoleArn","source_profile":"base","ram_role_arn":"acs:ram::1:role/mid","ram_session_name":"m"},
-            {"name":"dev","mode":"ChainableRamRoleArn","source_profile":"mid","ram_role_arn":"acs:ram::1:role/dev","ram_session_name":"alice","external_id":"ext"}]}"#;
-        let spec = load_text(text, None).unwrap_or_else(|e| panic!("{e}"));
-        let CredentialSpec::AssumeRole {
-            base,
-            role_arn,
-            session_name,
-            external_id,
-        } = spec
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (
-                role_arn.as_str(),
-                session_name.as_str(),
-                external_id.as_deref()
-            ),
-            ("acs:ram::1:role/dev", "alice", Some("ext"))
-        );
-        assert!(
-            matches!(*base, CredentialSpec::AssumeRole { ref role_arn, .. } if role_arn == "acs:ram::1:role/mid")
-        );
-
-        let cycle = r#"{"current":"a","profiles":[
-            {"name":"a","mode":"ChainableRamRoleArn","source_profile":"b","ram_role_arn":"r","ram_session_name":"s"},
-            {"name":"b","mode":"ChainableRamRoleArn","source_profile":"a","ram_role_arn":"r","ram_session_name":"s"}]}"#;
-        let err = load_text(cycle, None).err().unwrap_or_default();
-        assert!(err.contains("cycle (a -> b -> a)"), "{err}");
-    }
-
-    #[test]
-    fn errors_name_the_file_profile_and_field() {
-        let err = load_text(
-            r#"{"profiles":[{"name":"default","mode":"AK","access_key_id":"x"}]}"#,
-            None,
-        )
-        .err()
-        .unwrap_or_default();
-        assert!(
-            err.contains("profile \"default\"")
-                && err.contains("config.json")
-                && err.contains("missing access_key_secret"),
-            "{err}"
-        );
-        let err = load_text(r#"{"profiles":[]}"#, Some("dev"))
-            .err()
-            .unwrap_or_default();
-        assert!(err.contains("no profile \"dev\""), "{err}");
-        let err = load_text(r#"{"profiles":[{"name":"default"}]}"#, None)
-            .err()
-            .unwrap_or_default();
-        assert!(err.contains("aliyun configure --profile default"), "{err}");
-        let err = load_text("{ not json", None).err().unwrap_or_default();
-        assert!(
-            err.contains("not a valid aliyun CLI config") && err.contains("line 1"),
-            "{err}"
-        );
-        let err = load_text(r#"{"profiles":[{"name":"default","mode":"OAuth"}]}"#, None)
-            .err()
-            .unwrap_or_default();
-        assert!(
-            err.contains("mode OAuth") && err.contains("not supported"),
-            "{err}"
-        );
-        let err = load_text(r#"{"profiles":[{"name":"default","mode":"Magic"}]}"#, None)
-            .err()
-            .unwrap_or_default();
-        assert!(err.contains("unknown mode \"Magic\""), "{err}");
-        assert!(!err.contains("EXAMPLE"));
-    }
-
-    #[test]
-    fn every_native_mode_maps_to_a_spec() {
-        let text = r#"{"profiles":[
-            {"name":"sts","mode":"StsToken","access_key_id":"i","access_key_secret":"s","sts_token":"t"},
-            {"name":"rra","mode":"RamRoleArn","access_key_id":"i","access_key_secret":"s","sts_token":"t","ram_role_arn":"r","ram_session_name":"n"},
-            {"name":"ecs","mode":"EcsRamRole","ram_role_name":"role"},
-            {"name":"rrwn","mode":"RamRoleArnWithRoleName","ram_role_arn":"r"},
-            {"name":"ext","mode":"External","process_command":"tool --json"},
-            {"name":"uri","mode":"CredentialsURI","credentials_uri":"http://127.0.0.1/c"},
-            {"name":"oidc","mode":"OIDC","oidc_provider_arn":"p","oidc_token_file":"/t","ram_role_arn":"r","ram_session_name":"n"}]}"#;
-        assert!(matches!(
-            load_text(text, Some("sts")),
-            Ok(CredentialSpec::StsToken { .. })
-        ));
-        assert!(
-            matches!(load_text(text, Some("rra")), Ok(CredentialSpec::AssumeRole { base, .. }) if matches!(*base, CredentialSpec::StsToken { .. }))
-        );
-        assert_eq!(
-            load_text(text, Some("ecs")),
-            Ok(CredentialSpec::EcsRamRole {
-                role_name: Some("role".into())
-            })
-        );
-        assert!(
-            matches!(load_text(text, Some("rrwn")), Ok(CredentialSpec::AssumeRole { session_name, .. }) if session_name == "default-session-name")
-        );
-        assert_eq!(
-            load_text(text, Some("ext")),
-            Ok(CredentialSpec::External {
-                command: "tool --json".into()
-            })
-        );
-        assert_eq!(
-            load_text(text, Some("uri")),
-            Ok(CredentialSpec::CredentialsUri {
-                uri: "http://127.0.0.1/c".into()
-            })
-        );
-        assert!(matches!(
-            load_text(text, Some("oidc")),
-            Ok(CredentialSpec::Oidc(_))
-        ));
-    }
-
-    #[test]
-    fn process_output_is_a_profile() {
-        let output: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
-            r#"{"mode":"StsToken","access_key_id":"i","access_key_secret":"s","sts_token":"t"}"#,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(
-            spec_from_process_output(&output, "out"),
-            Ok(CredentialSpec::StsToken { .. })
-        ));
-    }
-}
+mod tests;
 
 /// `config.json` is the user's file, but anything may be in it (another tool's output, a torn
 /// write, a hand edit): no panic, a spec no larger than the file, short messages that never
 /// quote a secret. Profiles reference each other (`source_profile`) among a few names, so
 /// chains, cycles and missing sources are all reached.
 #[cfg(test)]
-mod fuzz {
-    use super::*;
-    use crate::fuzz_support::{
-        CANARY, any_json, check_message, config, mutations, spec_bytes, string_bytes, strings_of,
-    };
-    use proptest::collection::vec;
-    use proptest::prelude::*;
-    use proptest::sample::select;
-    use serde_json::{Map, Value, json};
-
-    const NAMES: &[&str] = &["default", "a", "b"];
-    const MODES: &[&str] = &[
-        "",
-        "AK",
-        "StsToken",
-        "RamRoleArn",
-        "EcsRamRole",
-        "RamRoleArnWithRoleName",
-        "ChainableRamRoleArn",
-        "ChainableRamRoleArn",
-        "External",
-        "CredentialsURI",
-        "OIDC",
-        "CloudSSO",
-        "Magic",
-    ];
-    /// Findings (reported, not fixed here): these messages quote values of the file whole, so
-    /// they grow with it (up to the 4 MiB cap).
-    const ECHOES: &[&str] = &[
-        "is not a valid aliyun CLI config",
-        "is not an aliyun CLI profile",
-        "(profiles: ",
-        "unknown mode \"",
-        "its source_profile \"",
-        "forms a cycle (",
-    ];
-
-    fn name() -> BoxedStrategy<Value> {
-        prop_oneof![
-            12 => select(NAMES).prop_map(|n| json!(n)),
-            1 => any::<String>().prop_map(Value::String),
-        ]
-        .boxed()
-    }
-
-    fn profile() -> BoxedStrategy<Value> {
-        let fields = strings_of(vec![
-            ("access_key_id", json!("LTAI")),
-            ("access_key_secret", json!(CANARY)),
-            ("sts_token", json!(CANARY)),
-            ("ram_role_name", json!("role")),
-            ("ram_role_arn", json!("acs:ram::1:role/r")),
-            ("ram_session_name", json!("s")),
-            ("external_id", json!(CANARY)),
-            ("process_command", json!(format!("helper --token {CANARY}"))),
-            (
-                "credentials_uri",
-                json!(format!("http://127.0.0.1/?t={CANARY}")),
-            ),
-            ("oidc_provider_arn", json!("acs:ram::1:oidc-provider/p")),
-            ("oidc_token_file", json!("/var/run/token")),
-        ]);
-        let mode = prop_oneof![
-            12 => select(MODES).prop_map(|m| json!(m)),
-            1 => any::<String>().prop_map(Value::String),
-        ];
-        (fields, name(), mode, name())
-            .prop_map(|(mut profile, name, mode, source)| {
-                if let Some(object) = profile.as_object_mut() {
-                    object.insert("name".into(), name);
-                    object.insert("mode".into(), mode);
-                    object.insert("source_profile".into(), source);
-                }
-                profile
-            })
-            .boxed()
-    }
-
-    fn config_file() -> BoxedStrategy<Vec<u8>> {
-        let valid = json!({"current": "default", "profiles": [
-            {"name": "default", "mode": "ChainableRamRoleArn", "source_profile": "a",
-                "ram_role_arn": "acs:ram::1:role/r", "ram_session_name": "s"},
-            {"name": "a", "mode": "StsToken", "access_key_id": "STS.id",
-                "access_key_secret": CANARY, "sts_token": CANARY},
-        ]});
-        let file = (
-            name(),
-            vec(prop_oneof![12 => profile(), 1 => any_json()], 1..6),
-            any::<bool>(),
-        )
-            .prop_map(|(current, profiles, with_current)| {
-                let mut file = Map::new();
-                if with_current {
-                    file.insert("current".into(), current);
-                }
-                file.insert("profiles".into(), Value::Array(profiles));
-                Value::Object(file).to_string().into_bytes()
-            });
-        prop_oneof![4 => file, 1 => mutations(valid.to_string().into_bytes())].boxed()
-    }
-
-    /// Finding (reported, not fixed here): profile names are listed raw (Display) in the
-    /// "no profile" and "cycle" messages, so a control character in a name reaches the
-    /// terminal. Masked here so that the rest of the message is still checked for them.
-    fn check_error(error: &ProviderError, len: usize) -> Result<(), TestCaseError> {
-        let message = error.to_string();
-        let lists_names = message.contains("(profiles: ") || message.contains("forms a cycle (");
-        let message = if lists_names {
-            message
-                .chars()
-                .map(|c| if c.is_control() { '?' } else { c })
-                .collect()
-        } else {
-            message
-        };
-        check_message(&message, len, ECHOES, &[CANARY])
-    }
-
-    proptest! {
-        #![proptest_config(config())]
-
-        #[test]
-        fn config_files_never_panic_and_stay_bounded(
-            bytes in config_file(),
-            profile_name in proptest::option::of(select(NAMES)),
-            env_profile in proptest::option::of(select(NAMES)),
-        ) {
-            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-            let path = dir.path().join("config.json");
-            std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
-            match load(&path, profile_name, env_profile, "default-session-name") {
-                // A chain holds each profile once, plus the default session name per level.
-                Ok(loaded) => prop_assert!(spec_bytes(&loaded.spec) <= bytes.len() + 20 * 8),
-                Err(error) => check_error(&error, bytes.len())?,
-            }
-        }
-
-        #[test]
-        fn process_output_profiles_never_panic_and_stay_bounded(output in profile()) {
-            let Value::Object(output) = output else {
-                return Err(TestCaseError::fail("profile() makes objects"));
-            };
-            let len = Value::Object(output.clone()).to_string().len();
-            match spec_from_process_output(&output, "the output of `helper`") {
-                Ok(spec) => {
-                    prop_assert!(spec_bytes(&spec) <= string_bytes(&Value::Object(output)) + 20);
-                }
-                Err(error) => check_error(&error, len)?,
-            }
-        }
-    }
-}
+mod fuzz;

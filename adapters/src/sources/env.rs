@@ -16,6 +16,7 @@
 use super::ini;
 use super::oidc::OidcConfig;
 use super::profile::CredentialSpec;
+use crate::context::Fs;
 use crate::env::Environment;
 use ack_ram_domain::Secret;
 use ack_ram_domain::ports::ProviderError;
@@ -48,7 +49,11 @@ pub const SECURITY_TOKEN_VARS: &[&str] = &[
 
 /// Describes the credentials the environment selects, or says why it selects none
 /// (`NotConfigured`, so the chain moves on).
-pub fn select(env: &Environment, session_name: &str) -> Result<CredentialSpec, ProviderError> {
+pub fn select(
+    env: &Environment,
+    fs: &dyn Fs,
+    session_name: &str,
+) -> Result<CredentialSpec, ProviderError> {
     let id = env.first_of(ACCESS_KEY_ID_VARS);
     let secret = env.first_of(ACCESS_KEY_SECRET_VARS);
     let token = env.first_of(SECURITY_TOKEN_VARS);
@@ -135,7 +140,7 @@ pub fn select(env: &Environment, session_name: &str) -> Result<CredentialSpec, P
     if let Some(file) = env.get("ALIBABA_CLOUD_CREDENTIALS_FILE") {
         let section = env.get("ALIBABA_CLOUD_PROFILE").unwrap_or("default");
         tracing::debug!(file, section, "environment: ALIBABA_CLOUD_CREDENTIALS_FILE");
-        return ini::load(std::path::Path::new(file), section)
+        return ini::load(fs, std::path::Path::new(file), section)
             .map(|(spec, _)| spec)
             .map_err(|e| ProviderError::Failed {
                 source_name: "environment variables".into(),
@@ -160,7 +165,11 @@ mod tests {
     use super::*;
 
     fn select_in(vars: &[(&str, &str)]) -> Result<CredentialSpec, ProviderError> {
-        select(&vars.iter().copied().collect(), "ack-ram-tool")
+        select(
+            &vars.iter().copied().collect(),
+            &crate::context::OsFs,
+            "ack-ram-tool",
+        )
     }
 
     fn ak(id: &str, secret: &str) -> CredentialSpec {

@@ -1,12 +1,18 @@
 //! The Alibaba Cloud credentials file (`~/.alibabacloud/credentials`, INI).
 //!
-//! Parsed with a real INI parser: unlike the Go tool's own, values may contain `#`, `;` and `[`,
-//! and only one matching pair of quotes is removed. `security_token` (the SDKs' spelling) is
-//! accepted as well as `sts_token` (the Go tool's), and `oidc_role_arn` sections work.
+//! Parsed with a real INI parser. Comments are whole lines starting with `#` or `;`, and inline
+//! ones: `#` or `;` after a space or tab starts a comment in a section header
+//! (`[default]   # Default credential`) or a value (`type = access_key   # ...`), as Go and
+//! credentials-go strip them (the credentials-go README's sample parses). Unlike the Go tool's
+//! own parser, a value may contain `#`, `;` and `[` where no whitespace precedes them
+//! (`s#e;c[r]et`), anything inside quotes (`"a #b"`), and only one matching pair of quotes is
+//! removed. `security_token` (the SDKs' spelling) is accepted as well as `sts_token` (the Go
+//! tool's), and `oidc_role_arn` sections work.
 
 use super::oidc::OidcConfig;
 use super::profile::{CredentialSpec, ProfileOrigin};
-use crate::local_file::{self, Symlinks, caps};
+use crate::context::Fs;
+use crate::local_file::{Symlinks, caps};
 use ack_ram_domain::Secret;
 use ack_ram_domain::ports::ProviderError;
 use ini::{Ini, ParseOption, Properties};
@@ -22,8 +28,13 @@ fn failed(message: String) -> ProviderError {
 }
 
 /// Loads `section` of the INI file at `path`.
-pub fn load(path: &Path, section: &str) -> Result<(CredentialSpec, ProfileOrigin), ProviderError> {
-    let text = local_file::read_to_string(path, caps::INI, Symlinks::Follow)
+pub fn load(
+    fs: &dyn Fs,
+    path: &Path,
+    section: &str,
+) -> Result<(CredentialSpec, ProfileOrigin), ProviderError> {
+    let text = fs
+        .read_to_string(path, caps::INI, Symlinks::Follow)
         .map_err(|e| failed(e.to_string()))?;
     let ini = Ini::load_from_str_opt(
         &text,
@@ -174,7 +185,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("credentials");
         std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-        load(&path, section)
+        load(&crate::context::OsFs, &path, section)
             .map(|(s, _)| s)
             .map_err(|e| e.to_string())
     }
@@ -201,6 +212,28 @@ mod tests {
                 role_name: Some("r".into())
             })
         );
+    }
+
+    /// The sample of the credentials-go README, as printed there.
+    #[test]
+    fn inline_comments_are_stripped_like_go_does() {
+        let readme = "[default]                          # Default credential\ntype = access_key                  # Certification type: access_key\naccess_key_id = foo                # access key id\naccess_key_secret = bar            # access key secret\n";
+        match load_text(readme, "default") {
+            Ok(CredentialSpec::AccessKey { id, secret }) => {
+                assert_eq!((id.as_str(), secret.expose()), ("foo", "bar"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = "; top\n  # indented\n[dev] ; the dev profile\ntype = sts\t# tab\naccess_key_id = STS.a#b\naccess_key_secret = \"s #e;c\"   ; quoted\nsts_token = t;o#k ;comment\n";
+        match load_text(text, "dev") {
+            Ok(CredentialSpec::StsToken { id, secret, token }) => {
+                assert_eq!(
+                    (id.as_str(), secret.expose(), token.expose()),
+                    ("STS.a#b", "s #e;c", "t;o#k")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -364,7 +397,7 @@ mod fuzz {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("credentials");
         std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-        load(&path, section)
+        load(&crate::context::OsFs, &path, section)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default()
@@ -395,7 +428,7 @@ mod fuzz {
             let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
             let path = dir.path().join("credentials");
             std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
-            match load(&path, section) {
+            match load(&crate::context::OsFs, &path, section) {
                 Ok((spec, _)) => prop_assert!(spec_bytes(&spec) <= bytes.len()),
                 Err(error) => check_error(&error, bytes.len())?,
             }

@@ -16,10 +16,9 @@
 //!
 //! Writes follow the store's rules: read, compare, write only what changed.
 
+use crate::http::error_chain;
+use crate::keychain::{self, Backend, Chunks, KeychainError, Manifest, Vault};
 use crate::sources::profile::CredentialSpec;
-use crate::store::keyring::{
-    Backend, Chunks, KeychainError, KeyringUnavailable, KeyringVault, Manifest, Vault, location,
-};
 use ack_ram_domain::Secret;
 use ack_ram_domain::ports::ProviderError;
 use serde::{Deserialize, Serialize};
@@ -32,6 +31,8 @@ pub const INDEX_ACCOUNT: &str = "access-key-index";
 pub const ACCOUNT_PREFIX: &str = "access-key:";
 /// Longest profile name accepted.
 pub const MAX_PROFILE_NAME_LEN: usize = 128;
+/// Where else AccessKeys can be kept, for people whose keychain cannot be used.
+pub const ADVICE: &str = "keep the AccessKey in the aliyun CLI config, the credentials file or environment variables instead";
 
 const INDEX_FORMAT: u32 = 1;
 const SOURCE_NAME: &str = "keyring";
@@ -39,12 +40,6 @@ const SOURCE_NAME: &str = "keyring";
 /// Why a keyring AccessKey operation failed. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyringError {
-    /// No keychain answers.
-    #[error(
-        "{}; keep the AccessKey in the aliyun CLI config, the credentials file or environment variables instead",
-        .0.describe()
-    )]
-    Unavailable(KeyringUnavailable),
     /// The profile name cannot be used as (part of) a keychain account.
     #[error("invalid profile name {name:?}: {reason}")]
     InvalidProfile {
@@ -56,11 +51,12 @@ pub enum KeyringError {
     /// The AccessKey is empty or malformed.
     #[error("invalid AccessKey: {0}")]
     InvalidAccessKey(&'static str),
-    /// One keychain operation failed.
-    #[error("could not {operation} {location}: {reason}")]
-    Failed {
-        /// What was attempted.
-        operation: &'static str,
+    /// The keychain failed or cannot be used at all.
+    #[error(transparent)]
+    Keychain(#[from] KeychainError),
+    /// The index could not be encoded.
+    #[error("could not encode the AccessKey index for {location}: {reason}")]
+    Encode {
         /// The keychain entry.
         location: String,
         /// Why.
@@ -68,19 +64,20 @@ pub enum KeyringError {
     },
 }
 
-impl From<KeychainError> for KeyringError {
-    fn from(e: KeychainError) -> Self {
-        match e {
-            KeychainError::Unavailable(u) => Self::Unavailable(u),
-            KeychainError::Failed {
-                operation,
-                location,
-                reason,
-            } => Self::Failed {
-                operation,
-                location,
-                reason,
-            },
+impl KeyringError {
+    /// Whether the keychain cannot be used at all (then [`ADVICE`] applies).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Keychain(e) if e.unavailable_reason().is_some())
+    }
+
+    /// The message for a person: the cause chain, and [`ADVICE`] when the keychain cannot be
+    /// used.
+    pub fn explain(&self) -> String {
+        let text = error_chain(self);
+        if self.is_unavailable() {
+            format!("{text}; {ADVICE}")
+        } else {
+            text
         }
     }
 }
@@ -199,12 +196,13 @@ impl Default for KeyringAccessKeys {
 }
 
 impl KeyringAccessKeys {
-    /// AccessKeys in `backend`.
+    /// AccessKeys in `backend` (the process's shared vault, [`keychain::os_vault`]).
     pub fn new(backend: Backend) -> Self {
-        Self::with_vault(Arc::new(KeyringVault::new(backend)))
+        Self::with_vault(keychain::os_vault(backend))
     }
 
-    pub(crate) fn with_vault(vault: Arc<dyn Vault>) -> Self {
+    /// AccessKeys in `vault` (the context's, or an in-memory one in tests).
+    pub fn with_vault(vault: Arc<dyn Vault>) -> Self {
         Self {
             chunks: Chunks::new(vault),
         }
@@ -227,13 +225,13 @@ impl KeyringAccessKeys {
                 profiles: BTreeMap::new(),
             });
         };
-        match serde_json::from_slice::<Index>(&bytes) {
+        match serde_json::from_slice::<Index>(bytes.expose()) {
             Ok(index) if index.format == INDEX_FORMAT => Ok(index),
             _ => {
                 // Written in one piece by us, so this is foreign or damaged content. Start over:
                 // the profiles it listed have to be stored again.
                 tracing::warn!(
-                    entry = %location(self.backend(), INDEX_ACCOUNT),
+                    entry = %self.backend().location(INDEX_ACCOUNT),
                     "the keyring AccessKey index is unreadable; it will be replaced"
                 );
                 Ok(Index {
@@ -245,13 +243,12 @@ impl KeyringAccessKeys {
     }
 
     fn write_index(&self, index: &Index) -> Result<(), KeyringError> {
-        let json = serde_json::to_vec(index).map_err(|e| KeyringError::Failed {
-            operation: "encode",
-            location: location(self.backend(), INDEX_ACCOUNT),
+        let json = serde_json::to_vec(index).map_err(|e| KeyringError::Encode {
+            location: self.backend().location(INDEX_ACCOUNT),
             reason: e.to_string(),
         })?;
         let vault = self.chunks.vault();
-        if vault.get(INDEX_ACCOUNT)?.as_deref() == Some(json.as_slice()) {
+        if vault.get(INDEX_ACCOUNT)?.as_ref().map(|v| v.expose()) == Some(json.as_slice()) {
             return Ok(());
         }
         vault.set(INDEX_ACCOUNT, &json)?;
@@ -298,9 +295,8 @@ impl KeyringAccessKeys {
             security_token: token.map(Secret::expose),
         })
         .map(Secret::new)
-        .map_err(|e| KeyringError::Failed {
-            operation: "encode",
-            location: location(self.backend(), &account_for(profile)),
+        .map_err(|e| KeyringError::Encode {
+            location: self.backend().location(&account_for(profile)),
             reason: e.to_string(),
         })?;
         let mut index = self.read_index()?;
@@ -393,8 +389,8 @@ impl KeyringAccessKeys {
             source_name: SOURCE_NAME.into(),
             message,
         };
-        check_profile(profile).map_err(|e| failed(e.to_string()))?;
-        let index = self.read_index().map_err(|e| failed(e.to_string()))?;
+        check_profile(profile).map_err(|e| failed(e.explain()))?;
+        let index = self.read_index().map_err(|e| failed(e.explain()))?;
         let Some(entry) = index.profiles.get(profile) else {
             return Err(ProviderError::NotConfigured(format!(
                 "no AccessKey for profile {profile:?} in the {} (store one with `ack-ram-tool keyring set-access-key --profile {profile}`)",
@@ -405,13 +401,13 @@ impl KeyringAccessKeys {
         let damaged = || {
             failed(format!(
                 "the keychain entry {} is missing or damaged; store the AccessKey again with `ack-ram-tool keyring set-access-key --profile {profile}`",
-                location(self.backend(), &account)
+                self.backend().location(&account)
             ))
         };
         let json = self
             .chunks
             .read(&account, &entry.manifest)
-            .map_err(|e| failed(KeyringError::from(e).to_string()))?
+            .map_err(|e| failed(KeyringError::from(e).explain()))?
             .ok_or_else(damaged)?;
         let stored: KeyIn = serde_json::from_str(json.expose()).map_err(|_| damaged())?;
         let id = stored.access_key_id;
@@ -454,11 +450,10 @@ pub fn load_spec(profile: &str) -> Result<CredentialSpec, ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::keyring::UnavailableReason;
-    use crate::store::keyring::test_support::MemoryVault;
+    use crate::keychain::{MemoryVault, UnavailableReason};
 
     fn keys() -> (Arc<MemoryVault>, KeyringAccessKeys) {
-        let vault = Arc::new(MemoryVault::default());
+        let vault = Arc::new(MemoryVault::new());
         (vault.clone(), KeyringAccessKeys::with_vault(vault))
     }
 
@@ -497,16 +492,25 @@ mod tests {
         );
 
         // The index holds no secret.
-        let index = vault.map().get(INDEX_ACCOUNT).cloned().unwrap_or_default();
+        let index = vault
+            .entries()
+            .get(INDEX_ACCOUNT)
+            .cloned()
+            .unwrap_or_default();
         let index = String::from_utf8_lossy(&index);
         assert!(index.contains("LTAIdev") && !index.contains("S3KR1T") && !index.contains("T0K3N"));
         // The STS token needed more than one chunk.
-        assert!(vault.map().contains_key("access-key:ci:2"));
+        assert!(vault.entries().contains_key("access-key:ci:2"));
 
         assert_eq!(keys.delete_profile("ci"), Ok(true));
         assert_eq!(keys.delete_profile("ci"), Ok(false));
         assert_eq!(keys.list_profiles(), Ok(vec!["dev".to_owned()]));
-        assert!(!vault.map().keys().any(|k| k.starts_with("access-key:ci")));
+        assert!(
+            !vault
+                .entries()
+                .keys()
+                .any(|k| k.starts_with("access-key:ci"))
+        );
     }
 
     #[test]
@@ -514,10 +518,10 @@ mod tests {
         let (vault, keys) = keys();
         let secret = Secret::new("S3KR1T");
         assert_eq!(keys.set_access_key("dev", "LTAIdev", &secret), Ok(()));
-        let sets = vault.sets.load(std::sync::atomic::Ordering::Relaxed);
+        let sets = vault.writes();
         assert_eq!(sets, 2, "the key and the index");
         assert_eq!(keys.set_access_key("dev", "LTAIdev", &secret), Ok(()));
-        assert_eq!(vault.sets.load(std::sync::atomic::Ordering::Relaxed), sets);
+        assert_eq!(vault.writes(), sets);
     }
 
     #[test]
@@ -528,7 +532,7 @@ mod tests {
             Ok(())
         );
         vault
-            .map()
+            .entries()
             .insert("access-key:dev".into(), b"{\"mode\":\"AK\"".to_vec());
         let err = keys
             .load_spec("dev")
@@ -539,7 +543,7 @@ mod tests {
             err.contains("missing or damaged") && err.contains("set-access-key --profile dev"),
             "{err}"
         );
-        vault.map().remove("access-key:dev");
+        vault.entries().remove("access-key:dev");
         assert!(matches!(
             keys.load_spec("dev"),
             Err(ProviderError::Failed { .. })
@@ -567,16 +571,14 @@ mod tests {
     #[test]
     fn an_unavailable_keychain_names_the_backend_and_other_places_for_keys() {
         let (vault, keys) = keys();
-        *vault.fail_with.lock().unwrap_or_else(|p| p.into_inner()) = Some(KeyringUnavailable {
-            backend: "Secret Service",
-            reason: UnavailableReason::ServiceNotProvided,
-            detail: "The name org.freedesktop.secrets was not provided by any .service files"
-                .into(),
-        });
+        vault.make_unavailable(
+            UnavailableReason::ServiceNotProvided,
+            "The name org.freedesktop.secrets was not provided by any .service files",
+        );
         let err = keys
             .set_access_key("dev", "LTAIdev", &Secret::new("S3KR1T"))
             .err()
-            .map(|e| e.to_string())
+            .map(|e| e.explain())
             .unwrap_or_default();
         assert!(
             err.contains("Secret Service is not usable") && err.contains("aliyun CLI config"),

@@ -5,10 +5,13 @@
 
 pub mod aliyun_cli;
 pub mod chain;
+pub mod cli_config_writer;
+pub mod cloudsso;
 pub mod credentials_uri;
 pub mod env;
 pub mod imds;
 pub mod ini;
+pub mod oauth;
 pub mod oidc;
 pub mod process;
 pub mod profile;

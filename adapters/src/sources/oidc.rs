@@ -1,7 +1,8 @@
 //! RRSA: a pod's service-account token exchanged for role credentials with the anonymous STS
 //! call `AssumeRoleWithOIDC`. The token file is read on every call because the kubelet rotates it.
 
-use crate::local_file::{self, Symlinks, caps};
+use crate::context::Context;
+use crate::local_file::{Symlinks, caps};
 use crate::sts::{OidcRequest, StsClient};
 use ack_ram_domain::ports::{AccessCredentialProvider, ProviderError};
 use ack_ram_domain::{AccessCredentials, Secret};
@@ -26,12 +27,13 @@ pub struct OidcConfig {
 pub struct OidcProvider {
     config: OidcConfig,
     sts: Arc<StsClient>,
+    ctx: Context,
 }
 
 impl OidcProvider {
-    /// A provider for `config`, calling `sts`.
-    pub fn new(config: OidcConfig, sts: Arc<StsClient>) -> Self {
-        Self { config, sts }
+    /// A provider for `config`, calling `sts`, reading the token file through `ctx`.
+    pub fn new(config: OidcConfig, sts: Arc<StsClient>, ctx: Context) -> Self {
+        Self { config, sts, ctx }
     }
 }
 
@@ -40,16 +42,17 @@ impl AccessCredentialProvider for OidcProvider {
     async fn provide(&self) -> Result<AccessCredentials, ProviderError> {
         let path = &self.config.token_file;
         // A few KiB from a regular file: no need to leave the runtime's thread for it.
-        let raw =
-            local_file::read_to_string(path, caps::OIDC_TOKEN, Symlinks::Follow).map_err(|e| {
-                ProviderError::Failed {
-                    source_name: "RRSA (OIDC)".into(),
-                    message: format!(
-                        "cannot read the OIDC token file {}: {}",
-                        path.display(),
-                        e.kind
-                    ),
-                }
+        let raw = self
+            .ctx
+            .fs()
+            .read_to_string(path, caps::OIDC_TOKEN, Symlinks::Follow)
+            .map_err(|e| ProviderError::Failed {
+                source_name: "RRSA (OIDC)".into(),
+                message: format!(
+                    "cannot read the OIDC token file {}: {}",
+                    path.display(),
+                    e.kind
+                ),
             })?;
         // The Go tool sends the file untrimmed; a JWT never ends in whitespace, a file often does.
         let token = raw.trim();

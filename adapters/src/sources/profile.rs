@@ -8,7 +8,7 @@ use super::oidc::{OidcConfig, OidcProvider};
 use super::process::{ProcessConfig, run_credential_process};
 use super::role_arn::AssumeRoleProvider;
 use super::static_credentials::StaticProvider;
-use crate::env::Environment;
+use crate::context::Context;
 use crate::sts::{AssumeRoleRequest, StsClient};
 use ack_ram_domain::policy::upstream_usable;
 use ack_ram_domain::ports::{AccessCredentialProvider, Clock, ProviderError};
@@ -48,6 +48,12 @@ pub enum CredentialSpec {
     External { command: String },
     /// GET credentials from a local URI.
     CredentialsUri { uri: String },
+    /// An aliyun CLI CloudSSO profile: its cached STS, else `/cloud-credentials` with its
+    /// access token, written back to its file.
+    CloudSso(Box<super::cloudsso::CloudSsoProfile>),
+    /// An aliyun CLI OAuth profile: its cached STS, else a token refresh and `/v1/exchange`,
+    /// written back to its file.
+    OAuth(Box<super::oauth::OAuthProfile>),
 }
 
 impl std::fmt::Debug for CredentialSpec {
@@ -86,45 +92,42 @@ impl std::fmt::Debug for CredentialSpec {
                 .debug_struct("CredentialsUri")
                 .field("uri", &"***")
                 .finish(),
+            // Both hold their tokens and cached STS as `Secret`s.
+            Self::CloudSso(profile) => f.debug_tuple("CloudSso").field(profile).finish(),
+            Self::OAuth(profile) => f.debug_tuple("OAuth").field(profile).finish(),
         }
     }
 }
 
-/// Everything a source needs from the outside world, built once per run (on a cache miss).
+/// Everything a source needs, built once per run (on a cache miss): the injected outside world
+/// ([`Context`]: environment, file system, clock, HTTP client) and STS.
 #[derive(Clone)]
 pub struct SourceContext {
-    /// The environment snapshot.
-    pub env: Environment,
-    /// The shared HTTP client (proxies honoured).
-    pub http: reqwest::Client,
+    /// The outside world.
+    pub ctx: Context,
     /// STS at the resolved endpoint.
     pub sts: Arc<StsClient>,
     /// IMDS settings from the environment (role name, endpoint, v2 switch).
     pub imds: ImdsConfig,
-    /// `User-Agent` for clients built here.
-    pub user_agent: String,
     /// Time allowed to a credential process.
     pub process_timeout: Duration,
     /// Session name when a profile names none: `ALIBABA_CLOUD_ROLE_SESSION_NAME`,
     /// `ALICLOUD_ROLE_SESSION_NAME`, else `default-session-name` (the SDK's default).
     pub default_session_name: String,
+    /// How long a CloudSSO or OAuth refresh waits for another process refreshing the same
+    /// `config.json` ([`super::cli_config_writer::DEFAULT_LOCK_TIMEOUT`]).
+    pub config_lock_timeout: Duration,
     /// Parses a credential process's output into a spec (the aliyun CLI profile format).
     pub parse_process_output: fn(
         &serde_json::Map<String, serde_json::Value>,
         &str,
     ) -> Result<CredentialSpec, ProviderError>,
-    /// The time, to refuse upstream credentials that are already expired.
-    pub clock: Arc<dyn Clock>,
 }
 
 impl SourceContext {
-    /// A context over `env`, with `http` for URI sources and `sts` for role sources.
-    pub fn new(
-        env: Environment,
-        http: reqwest::Client,
-        sts: Arc<StsClient>,
-        user_agent: &str,
-    ) -> Self {
+    /// Sources in `ctx`, with `sts` for role sources.
+    pub fn new(ctx: Context, sts: Arc<StsClient>) -> Self {
+        let env = ctx.env();
         let default_session_name = env
             .first_of(&[
                 "ALIBABA_CLOUD_ROLE_SESSION_NAME",
@@ -133,16 +136,30 @@ impl SourceContext {
             .map(|(_, v)| v.to_owned())
             .unwrap_or_else(|| "default-session-name".to_owned());
         Self {
-            imds: ImdsConfig::from_env(&env, None),
-            env,
-            http,
+            imds: ImdsConfig::from_env(env, None),
             sts,
-            user_agent: user_agent.to_owned(),
             process_timeout: Duration::from_secs(30),
+            config_lock_timeout: super::cli_config_writer::DEFAULT_LOCK_TIMEOUT,
             default_session_name,
             parse_process_output: super::aliyun_cli::spec_from_process_output,
-            clock: Arc::new(crate::clock::SystemClock),
+            ctx,
         }
+    }
+
+    /// The shared HTTP client, or why there is none.
+    fn http(&self) -> Result<reqwest::Client, ProviderError> {
+        self.ctx.http().map_err(|e| ProviderError::Failed {
+            source_name: "HTTP client".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Turns a spec into a provider. Nothing is fetched here.
+    pub fn build(
+        &self,
+        spec: &CredentialSpec,
+    ) -> Result<Box<dyn AccessCredentialProvider>, ProviderError> {
+        self.build_at_depth(spec, 0)
     }
 
     /// Wraps a provider whose credentials come from outside (a URI, the metadata service, a
@@ -154,17 +171,9 @@ impl SourceContext {
     ) -> Box<dyn AccessCredentialProvider> {
         Box::new(Unexpired {
             inner,
-            clock: Arc::clone(&self.clock),
+            clock: self.ctx.clock(),
             source_name,
         })
-    }
-
-    /// Turns a spec into a provider. Nothing is fetched here.
-    pub fn build(
-        &self,
-        spec: &CredentialSpec,
-    ) -> Result<Box<dyn AccessCredentialProvider>, ProviderError> {
-        self.build_at_depth(spec, 0)
     }
 
     fn build_at_depth(
@@ -201,12 +210,17 @@ impl SourceContext {
                 }
                 self.unexpired(
                     "ECS instance RAM role",
-                    Box::new(ImdsProvider::new(imds, &self.user_agent)?),
+                    Box::new(ImdsProvider::new(
+                        imds,
+                        &self.ctx.http_settings().user_agent,
+                    )?),
                 )
             }
-            CredentialSpec::Oidc(config) => {
-                Box::new(OidcProvider::new(config.clone(), Arc::clone(&self.sts)))
-            }
+            CredentialSpec::Oidc(config) => Box::new(OidcProvider::new(
+                config.clone(),
+                Arc::clone(&self.sts),
+                self.ctx.clone(),
+            )),
             CredentialSpec::External { command } => Box::new(ExternalProvider {
                 context: self.clone(),
                 command: command.clone(),
@@ -214,8 +228,18 @@ impl SourceContext {
             }),
             CredentialSpec::CredentialsUri { uri } => self.unexpired(
                 "credentials URI",
-                Box::new(CredentialsUriProvider::new(self.http.clone(), uri)?),
+                Box::new(CredentialsUriProvider::new(self.http()?, uri)?),
             ),
+            CredentialSpec::CloudSso(profile) => Box::new(super::cloudsso::CloudSsoProvider::new(
+                (**profile).clone(),
+                self.ctx.clone(),
+                self.config_lock_timeout,
+            )),
+            CredentialSpec::OAuth(profile) => Box::new(super::oauth::OAuthProvider::new(
+                (**profile).clone(),
+                self.ctx.clone(),
+                self.config_lock_timeout,
+            )),
         })
     }
 }
@@ -242,9 +266,9 @@ impl AccessCredentialProvider for ExternalProvider {
             command: self.command.clone(),
             timeout: self.context.process_timeout,
         };
-        let output = run_credential_process(&config, &self.context.env).await?;
+        let output = run_credential_process(&config, self.context.ctx.env()).await?;
         if let Some(expiration) = super::process::stated_expiration(&output)? {
-            upstream_usable(Some(expiration), self.context.clock.now()).map_err(|e| {
+            upstream_usable(Some(expiration), self.context.ctx.clock().now()).map_err(|e| {
                 ProviderError::Failed {
                     source_name: "credential process".into(),
                     message: e.to_string(),

@@ -8,304 +8,90 @@
 //! Like ssh with `~/.ssh`, the store refuses a directory (after following symlinks) that other
 //! users could write to or that belongs to someone else, and a cache file owned by someone
 //! else: a private key must not be written where others can swap or read it, and a credential
-//! planted by another user must not be served. Refreshes are serialised per cache entry by
-//! [`super::lock`].
+//! planted by another user must not be served (the rules live in [`super::dir`]). Refreshes
+//! are serialised per cache entry by [`super::lock`].
 
-use crate::local_file::{self, LocalFileError, LocalFileErrorKind, Symlinks};
+use super::StoreKind;
+use super::dir::{self, CacheDir, CacheFileName, ListedEntry, read_cache_file, write_atomically};
+use crate::local_file::{self, Symlinks};
 use ack_ram_domain::ports::{CredentialStore, LockError, StoreError, StoreLock};
-use ack_ram_domain::{CacheKey, ClusterCredential, ExecCredential};
-use std::fs;
-use std::io::{self, Write};
+use ack_ram_domain::{CacheKey, ClusterCredential, ClusterId, ExecCredential};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Temp files older than this were left by a writer that died; they are removed.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
-const TEMP_PREFIX: &str = ".ack-ram-tool-";
-const TEMP_SUFFIX: &str = ".tmp";
 
 /// Caches credentials as ExecCredential JSON files in one directory.
 #[derive(Clone, Debug)]
 pub struct FileStore {
-    dir: PathBuf,
-    lock_timeout: Duration,
-}
-
-/// Whether a directory or file is safe to keep a private key in, like ssh's check of `~/.ssh`:
-/// owned by this user (or root) and not writable by group or others.
-pub fn check_private(path: &Path, what: &'static str) -> Result<(), StoreError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let meta = match fs::metadata(path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => {
-                return Err(StoreError {
-                    operation: "inspect",
-                    location: path.display().to_string(),
-                    reason: e.to_string(),
-                });
-            }
-        };
-        let me = rustix::process::geteuid().as_raw();
-        // Resolving symlinks for the message costs a syscall per path component: only on error.
-        let refuse = |reason: String| StoreError {
-            operation: "use",
-            location: match fs::canonicalize(path) {
-                Ok(real) if real != path => format!("{} (-> {})", path.display(), real.display()),
-                _ => path.display().to_string(),
-            },
-            reason,
-        };
-        if meta.uid() != me && meta.uid() != 0 {
-            return Err(refuse(format!(
-                "the {what} belongs to another user (uid {}, you are uid {me}); remove it or point --credential-cache-dir at a directory of your own",
-                meta.uid()
-            )));
-        }
-        let mode = meta.mode() & 0o777;
-        if mode & 0o022 != 0 {
-            return Err(refuse(format!(
-                "the {what} is writable by group or others (mode {mode:03o}), so another user could replace the credentials in it; fix it with `chmod go-w {}` (0700 for a directory, 0600 for a file)",
-                path.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Reads a file the plugin keeps in the cache directory, trusting it only if it is what the
-/// plugin would have written: a regular file (not a symlink, FIFO or device), owned by this
-/// user (or root), readable and writable by nobody else. Opened without blocking and without
-/// following a symlink, read with a cap.
-///
-/// `Ok(None)` is a plain miss (no file, or too large to be a credential). An untrusted file is
-/// an error the caller reports as a warning: it is not served, and the next write replaces it
-/// (a rename over it, 0600) rather than writing through it.
-pub(crate) fn read_cache_file(
-    path: &Path,
-    what: &'static str,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    let untrusted = |reason: String| StoreError {
-        operation: "trust the cache file",
-        location: path.display().to_string(),
-        reason: format!("{reason}, so it is ignored and will be replaced by a 0600 file"),
-    };
-    let opened = match local_file::open_regular(path, Symlinks::Refuse) {
-        Ok(opened) => opened,
-        Err(e) => {
-            return match e.kind {
-                LocalFileErrorKind::NotFound => {
-                    tracing::debug!(path = %path.display(), "cache miss: no {what}");
-                    Ok(None)
-                }
-                LocalFileErrorKind::NotRegular(kind) => Err(untrusted(format!(
-                    "the {what} is {kind}, not a regular file"
-                ))),
-                other => Err(StoreError {
-                    operation: "read the cache file",
-                    location: path.display().to_string(),
-                    reason: other.to_string(),
-                }),
-            };
-        }
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let meta = &opened.metadata;
-        let me = rustix::process::geteuid().as_raw();
-        if meta.uid() != me && meta.uid() != 0 {
-            return Err(untrusted(format!(
-                "the {what} belongs to another user (uid {}, you are uid {me})",
-                meta.uid()
-            )));
-        }
-        let mode = meta.mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(untrusted(format!(
-                "the {what} is open to group or others (mode {mode:03o}, expected 600)"
-            )));
-        }
-    }
-    match local_file::read_open(opened, path, local_file::caps::CACHE_FILE) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(LocalFileError {
-            kind: LocalFileErrorKind::TooLarge(_),
-            ..
-        }) => {
-            tracing::debug!(path = %path.display(), "cache miss: the {what} is too large to be a credential");
-            Ok(None)
-        }
-        Err(e) => Err(StoreError {
-            operation: "read the cache file",
-            location: path.display().to_string(),
-            reason: e.kind.to_string(),
-        }),
-    }
-}
-
-/// Writes `content` to `path` (inside `dir`) atomically: a 0600 temp file with a random name in
-/// the same directory, fsync, rename, fsync of the directory. Readers see the old file or the
-/// new one, never a torn one.
-pub(crate) fn write_atomically(dir: &Path, path: &Path, content: &[u8]) -> io::Result<()> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(dir)?;
-    tmp.write_all(content)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    #[cfg(unix)]
-    fs::File::open(dir)?.sync_all()?;
-    Ok(())
+    dir: CacheDir,
 }
 
 impl FileStore {
     /// A store in `dir` (already `~`-expanded; created on first write), waiting up to 30 s for
     /// another process's refresh.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self {
-            dir: dir.into(),
-            lock_timeout: Duration::from_secs(30),
-        }
+        Self::in_dir(CacheDir::new(dir))
+    }
+
+    /// A store in `dir`.
+    pub fn in_dir(dir: CacheDir) -> Self {
+        Self { dir }
     }
 
     /// Sets how long a refresh waits for another process holding the lock.
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
-        self.lock_timeout = timeout;
+        self.dir = self.dir.with_lock_timeout(timeout);
         self
     }
 
     /// The cache directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Removes temp files that a crashed writer left behind.
-    fn remove_stale_temp_files(&self) {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        let now = SystemTime::now();
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
-                continue;
-            }
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .is_some_and(|age| age > STALE_TEMP_AGE);
-            if old && fs::remove_file(entry.path()).is_ok() {
-                tracing::debug!(file = %entry.path().display(), "removed a temp file left by an interrupted write");
-            }
-        }
+        self.dir.path()
     }
 
     /// The file that holds `key`.
     pub fn path_for(&self, key: &CacheKey) -> PathBuf {
-        self.dir.join(key.file_name())
+        self.dir.join(&key.file_name())
     }
 
-    fn create_dir(&self) -> io::Result<()> {
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder.create(&self.dir)
-    }
-}
-
-/// One cached credential, as `cache list` shows it (never key material).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileEntry {
-    /// The cache file.
-    pub path: PathBuf,
-    /// The cluster, from the file name.
-    pub cluster_id: String,
-    /// The ExecCredential version, from the file name.
-    pub api_version: String,
-    /// The identity hash suffix, if any.
-    pub identity: Option<String>,
-    /// When the certificate expires; `None` for an unusable file.
-    pub expiration: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// The entries of a cache directory; a missing directory has none.
-pub(crate) fn cache_dir_entries(dir: &Path) -> Result<Vec<fs::DirEntry>, StoreError> {
-    match fs::read_dir(dir) {
-        Ok(entries) => Ok(entries.flatten().collect()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(StoreError {
-            operation: "list the cache directory",
-            location: dir.display().to_string(),
-            reason: e.to_string(),
-        }),
-    }
-}
-
-impl FileStore {
     /// Every cache file of the Go naming scheme in the directory (the keyring store's metadata
-    /// files are not among them). A missing directory is an empty list.
-    pub fn list(&self) -> Result<Vec<FileEntry>, StoreError> {
+    /// files are not among them), sorted by name. A missing directory is an empty list.
+    pub fn list(&self) -> Result<Vec<ListedEntry>, StoreError> {
         let mut out = Vec::new();
-        for entry in cache_dir_entries(&self.dir)? {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(stem) = name.strip_suffix(".json") else {
+        for (name, path) in self.dir.files()? {
+            let Some(parsed) = CacheFileName::parse(&name) else {
                 continue;
-            };
-            if stem.ends_with(".keyring") {
-                continue;
-            }
-            let Some((cluster_id, rest)) = stem.split_once("-exec-auth-credential-") else {
-                continue;
-            };
-            let (api_version, identity) = match rest.split_once('-') {
-                Some((version, hash)) => (version.to_owned(), Some(hash.to_owned())),
-                None => (rest.to_owned(), None),
             };
             // Only what `cache list` needs: a capped, non-blocking read that never follows a link.
-            let expiration = local_file::read(
-                &entry.path(),
-                local_file::caps::CACHE_FILE,
-                Symlinks::Refuse,
-            )
-            .ok()
-            .and_then(|bytes| ExecCredential::parse_cached(&bytes).ok())
-            .map(|c| c.expiration);
-            out.push(FileEntry {
-                path: entry.path(),
-                cluster_id: cluster_id.to_owned(),
-                api_version,
-                identity,
+            let expiration =
+                local_file::read(&path, local_file::caps::CACHE_FILE, Symlinks::Refuse)
+                    .ok()
+                    .and_then(|bytes| ExecCredential::parse_cached(&bytes).ok())
+                    .map(|c| c.expiration);
+            out.push(ListedEntry {
+                store: StoreKind::File,
+                cluster_id: parsed.cluster_id,
+                api_version: parsed.api_version,
+                identity: parsed.identity,
                 expiration,
+                cache_file: name,
+                path,
+                backend: None,
+                chunks: 0,
             });
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 
     /// Removes the cache files of `cluster` (all clusters when `None`); returns how many.
-    pub fn clear(&self, cluster: Option<&str>) -> Result<usize, StoreError> {
+    pub fn clear(&self, cluster: Option<&ClusterId>) -> Result<usize, StoreError> {
         let mut removed = 0;
         for entry in self.list()? {
-            if cluster.is_some_and(|c| c != entry.cluster_id) {
-                continue;
+            if cluster.is_none_or(|c| *c == entry.cluster_id) {
+                removed += usize::from(dir::remove_file(&entry.path, "remove the cache file")?);
             }
-            fs::remove_file(&entry.path).map_err(|e| StoreError {
-                operation: "remove the cache file",
-                location: entry.path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            removed += 1;
         }
         Ok(removed)
     }
@@ -317,7 +103,7 @@ impl CredentialStore for FileStore {
     }
 
     fn load(&self, key: &CacheKey) -> Result<Option<ClusterCredential>, StoreError> {
-        check_private(&self.dir, "cache directory")?;
+        self.dir.check()?;
         let path = self.path_for(key);
         let Some(bytes) = read_cache_file(&path, "cache file")? else {
             return Ok(None);
@@ -333,15 +119,10 @@ impl CredentialStore for FileStore {
 
     fn save(&self, key: &CacheKey, credential: &ClusterCredential) -> Result<(), StoreError> {
         let path = self.path_for(key);
-        self.create_dir().map_err(|e| StoreError {
-            operation: "create the cache directory",
-            location: self.dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        check_private(&self.dir, "cache directory")?;
-        self.remove_stale_temp_files();
+        self.dir.create()?;
+        self.dir.remove_stale_temp_files(STALE_TEMP_AGE);
         let json = ExecCredential::new(key.api_version, credential.clone()).to_json();
-        write_atomically(&self.dir, &path, json.as_bytes()).map_err(|e| StoreError {
+        write_atomically(self.dir.path(), &path, json.as_bytes()).map_err(|e| StoreError {
             operation: "write the cache file",
             location: path.display().to_string(),
             reason: e.to_string(),
@@ -351,18 +132,9 @@ impl CredentialStore for FileStore {
     }
 
     fn lock(&self, key: &CacheKey) -> Result<Box<dyn StoreLock>, LockError> {
-        let unavailable = |operation, e: io::Error| {
-            LockError::Unavailable(StoreError {
-                operation,
-                location: self.dir.display().to_string(),
-                reason: e.to_string(),
-            })
-        };
-        self.create_dir()
-            .map_err(|e| unavailable("create the cache directory", e))?;
-        check_private(&self.dir, "cache directory").map_err(LockError::Unavailable)?;
-        let lock_path = self.dir.join(format!("{}.lock", key.file_name()));
-        super::lock::acquire(&lock_path, self.lock_timeout)
+        self.dir.create().map_err(LockError::Unavailable)?;
+        let lock_path = self.dir.join(&format!("{}.lock", key.file_name()));
+        super::lock::acquire(&lock_path, self.dir.lock_timeout())
     }
 }
 
@@ -371,7 +143,9 @@ mod tests {
     use super::*;
     use ack_ram_domain::{ApiVersion, ClusterId, IdentityInputs, Secret};
     use chrono::{DateTime, Utc};
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
+    use std::time::SystemTime;
 
     fn key() -> CacheKey {
         CacheKey {
@@ -627,15 +401,14 @@ mod tests {
         let listed = store.list().unwrap_or_default();
         assert_eq!(listed.len(), 2);
         assert_eq!(
-            (
-                listed[0].cluster_id.as_str(),
-                listed[0].api_version.as_str()
-            ),
-            ("c1234", "v1beta1")
+            (listed[0].cluster_id.as_str(), listed[0].api_version),
+            ("c1234", ApiVersion::V1Beta1)
         );
+        assert_eq!(listed[0].store, StoreKind::File);
         assert_eq!(listed[0].expiration, Some(credential().expiration));
         assert_eq!(listed[1].identity.as_deref().map(str::len), Some(40));
-        assert_eq!(store.clear(Some("c9")), Ok(1));
+        let c9 = ClusterId::parse("c9").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(store.clear(Some(&c9)), Ok(1));
         assert_eq!(store.list().map(|l| l.len()), Ok(1));
         assert_eq!(store.clear(None), Ok(1));
         assert!(dir.path().join("unrelated.json").exists());

@@ -11,9 +11,9 @@ use crate::wiring::{self, Identity, StoreKind};
 use ack_ram_adapters::ack::AckClient;
 use ack_ram_adapters::clock::SystemClock;
 use ack_ram_adapters::env::Environment;
-use ack_ram_adapters::http::{self, Endpoint, HttpSettings};
+use ack_ram_adapters::http::{Endpoint, HttpSettings};
 use ack_ram_adapters::retry::RetryingIssuer;
-use ack_ram_adapters::store::{FileStore, KeyringStore, NoStore, keyring};
+use ack_ram_adapters::store::{self, CacheDir};
 use ack_ram_domain::ports::{
     AccessCredentialProvider, Clock, ClusterCredentialIssuer, CredentialStore, IssueError,
     IssueRequest, ProviderError,
@@ -22,11 +22,8 @@ use ack_ram_domain::retry::RetryPolicy;
 use ack_ram_domain::service::{
     GetCredential, GetCredentialRequest, Lookup, Origin, RefreshReason, Served,
 };
-use ack_ram_domain::{
-    AccessCredentials, CacheKey, CertificateLifetime, ClusterCredential, ClusterId, ExecCredential,
-};
+use ack_ram_domain::{AccessCredentials, CacheKey, ClusterCredential, ExecCredential};
 use async_trait::async_trait;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,31 +46,23 @@ fn plan(
     settings: &Settings,
     env: &Environment,
 ) -> Result<Plan, AppError> {
-    let cluster_id = ClusterId::parse(&args.cluster_id).map_err(|e| AppError::InvalidInput {
-        flag: "--cluster-id",
-        message: e.to_string(),
-    })?;
-    let lifetime =
-        CertificateLifetime::parse(&args.expiration).map_err(|e| AppError::InvalidInput {
-            flag: "--expiration",
-            message: e.to_string(),
-        })?;
-    let api_version = wiring::api_version(args.api_version.as_deref(), env)?;
+    let api_version = wiring::api_version(args.api_version, env);
     let identity = wiring::identity(settings, args.role_arn.as_deref(), env)?;
     let endpoint = wiring::cs_endpoint(settings)?;
     let sts_endpoint = wiring::sts_endpoint(settings, env)?;
     let cache_dir = wiring::expand_home(&settings.credential_cache_dir, env.get("HOME"))?;
-    let http = wiring::http_settings(settings, env)?;
-    let retry = wiring::retry_policy(settings)?;
-    let store = wiring::store_kind(settings)?;
+    let http = wiring::http_settings(settings, env);
+    let retry = wiring::retry_policy(settings);
+    let store = settings.cache_store;
     Ok(Plan {
         request: GetCredentialRequest {
             key: CacheKey {
-                cluster_id,
+                cluster_id: args.cluster_id.clone(),
                 api_version,
                 identity: identity.cache.clone(),
             },
-            lifetime,
+            lifetime: args.expiration,
+            force_refresh: settings.force_refresh,
         },
         cache_dir,
         endpoint,
@@ -81,7 +70,7 @@ fn plan(
         http,
         identity,
         retry,
-        lock_timeout: Duration::from_millis(settings.lock_timeout_ms),
+        lock_timeout: settings.lock_timeout,
         store,
     })
 }
@@ -93,7 +82,7 @@ pub fn run(
     env: &Environment,
 ) -> Result<(), AppError> {
     let plan = plan(args, settings, env)?;
-    let store = open_store(&plan);
+    let store = open_store(&plan, env);
     let clock = SystemClock;
     let use_case = GetCredential::new(store.as_ref(), &clock);
     let cluster = plan.request.key.cluster_id.clone();
@@ -108,7 +97,7 @@ pub fn run(
             if plan.store == StoreKind::Keyring {
                 // Asked for the keychain: without one, say so rather than fetch a key that
                 // could not be kept (and never write it to disk instead).
-                keyring::probe().map_err(|e| AppError::Keyring(e.to_string()))?;
+                store::require_keychain(&wiring::context(plan.http.clone(), env))?;
             }
             match &reason {
                 RefreshReason::StoreUnreadable(e) => {
@@ -139,44 +128,13 @@ pub fn run(
     ))
 }
 
-/// The store `--cache-store` selects. `auto` decides without a keychain round trip when the
-/// entry already exists in one store, and probes the keychain only on a cold cache.
-fn open_store(plan: &Plan) -> Box<dyn CredentialStore> {
-    select_store(plan, keyring::probe)
-}
-
-/// [`open_store`] with the keychain probe injected, so the selection is testable.
-fn select_store(
-    plan: &Plan,
-    probe: impl Fn() -> Result<(), keyring::KeyringUnavailable>,
-) -> Box<dyn CredentialStore> {
-    let file = || Box::new(FileStore::new(&plan.cache_dir).with_lock_timeout(plan.lock_timeout));
-    let keychain =
-        || Box::new(KeyringStore::new(&plan.cache_dir).with_lock_timeout(plan.lock_timeout));
-    match plan.store {
-        StoreKind::File => file(),
-        StoreKind::Keyring => keychain(),
-        StoreKind::None => Box::new(NoStore),
-        StoreKind::Auto => {
-            let key = &plan.request.key;
-            if keychain().metadata_path(key).is_file() {
-                keychain()
-            } else if file().path_for(key).is_file() {
-                file()
-            } else {
-                match probe() {
-                    Ok(()) => {
-                        tracing::debug!("cache store auto: the OS keychain answers; using it");
-                        keychain()
-                    }
-                    Err(e) => {
-                        tracing::debug!("cache store auto: {}; using the file cache", e.describe());
-                        file()
-                    }
-                }
-            }
-        }
-    }
+/// The store `--cache-store` selects for this entry (`auto` is decided by [`store::open`]:
+/// without a keychain round trip when the entry already exists in one store). The keychain is
+/// the process's shared one, so the refresh path reuses its connection.
+fn open_store(plan: &Plan, env: &Environment) -> Box<dyn CredentialStore> {
+    let ctx = wiring::context(plan.http.clone(), env);
+    let dir = CacheDir::new(&plan.cache_dir).with_lock_timeout(plan.lock_timeout);
+    store::open(plan.store, &ctx, &dir, &plan.request.key)
 }
 
 enum RefreshFailure {
@@ -196,22 +154,23 @@ fn refresh(
         .map_err(|e| RefreshFailure::App(AppError::Runtime(e)))?;
     wiring::warn_if_cleartext(&plan.endpoint, "ACK endpoint");
     wiring::warn_if_cleartext(&plan.sts_endpoint, "STS endpoint");
+    let ctx = wiring::context(plan.http.clone(), env);
     runtime.block_on(async {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let (provider, issuer): (
             Box<dyn AccessCredentialProvider>,
             Box<dyn ClusterCredentialIssuer>,
-        ) = match http::build_client(&plan.http) {
+        ) = match ctx.http() {
             Ok(client) => (
                 Box::new(wiring::chain(
                     &plan.identity,
+                    &ctx,
                     client.clone(),
                     plan.sts_endpoint.clone(),
-                    env,
                 )),
                 Box::new(RetryingIssuer::new(
-                    Box::new(AckClient::new(client, plan.endpoint.clone(), clock)),
+                    Box::new(AckClient::new(client, plan.endpoint.clone(), ctx.clock())),
                     plan.retry,
+                    ctx.sleep(),
                 )),
             ),
             // Without an HTTP client nothing can be fetched; a still-valid cached
@@ -314,11 +273,7 @@ fn report(
 fn print(credential: &ExecCredential) -> Result<(), AppError> {
     let mut json = credential.to_json();
     json.push('\n');
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(json.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(AppError::Output)
+    crate::output::print(&json)
 }
 
 #[cfg(test)]
@@ -339,69 +294,26 @@ mod tests {
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         let crate::cli::Command::CredentialPlugin(crate::cli::CredentialPluginArgs {
-            command: Some(crate::cli::PluginCommand::GetCredential(args)),
+            command: crate::cli::PluginCommand::GetCredential(args),
         }) = cli.command
         else {
             panic!("not get-credential")
         };
         let settings = Settings {
             credential_cache_dir: dir.display().to_string(),
-            cache_store: store.into(),
+            cache_store: store.parse().unwrap_or_else(|e| panic!("{e}")),
             ..Settings::default()
         };
         plan(&args, &settings, &Environment::default()).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn unavailable() -> Result<(), keyring::KeyringUnavailable> {
-        Err(keyring::KeyringUnavailable {
-            backend: "Secret Service",
-            reason: keyring::UnavailableReason::NoSessionBus,
-            detail: String::new(),
-        })
-    }
-
-    fn never() -> Result<(), keyring::KeyringUnavailable> {
-        panic!("the keychain must not be probed here")
-    }
-
     #[test]
-    fn explicit_stores_are_used_as_asked_without_probing() {
+    fn explicit_stores_are_used_as_asked() {
+        // `auto` selection is tested with the store module (adapters/src/store/tests.rs).
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         for (asked, name) in [("file", "file"), ("keyring", "keyring"), ("none", "none")] {
-            assert_eq!(
-                select_store(&plan_in(dir.path(), asked), never).name(),
-                name
-            );
+            let plan = plan_in(dir.path(), asked);
+            assert_eq!(open_store(&plan, &Environment::default()).name(), name);
         }
-    }
-
-    #[test]
-    fn auto_follows_existing_entries_then_the_probe() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let plan = plan_in(dir.path(), "auto");
-        assert_eq!(
-            select_store(&plan, || Ok(())).name(),
-            "keyring",
-            "cold cache, keychain answers"
-        );
-        assert_eq!(
-            select_store(&plan, unavailable).name(),
-            "file",
-            "cold cache, no keychain"
-        );
-        let file = FileStore::new(dir.path()).path_for(&plan.request.key);
-        std::fs::write(&file, "{}").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            select_store(&plan, never).name(),
-            "file",
-            "an existing file entry decides"
-        );
-        let metadata = KeyringStore::new(dir.path()).metadata_path(&plan.request.key);
-        std::fs::write(&metadata, "{}").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            select_store(&plan, never).name(),
-            "keyring",
-            "an existing keychain entry decides"
-        );
     }
 }

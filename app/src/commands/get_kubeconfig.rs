@@ -1,45 +1,25 @@
 //! `get-kubeconfig` (also `credential-plugin get-kubeconfig`): one ACK call, then the returned
 //! kubeconfig with every user rewritten to run this plugin.
 //!
-//! The exec entry carries the flags the user typed, so the generated kubeconfig resolves the
-//! same identity later: unlike the Go tool it carries `--profile-file` (the Go tool drops it and
-//! the plugin then reads the default file), and it does not bake in values that came from the
-//! environment or the config file (`ACK_RAM_TOOL_*`, `ALIBABA_CLOUD_STS_ENDPOINT`): those are
-//! read again when the plugin runs, so the kubeconfig does not freeze them.
+//! The exec entry carries the flags the user typed, in the Go tool's order (so kubeconfigs diff
+//! cleanly against its output), so the generated kubeconfig resolves the same identity later:
+//! unlike the Go tool it carries `--profile-file`, last before `--log-level` (the Go tool drops
+//! it and the plugin then reads the default file), and it does not bake in values that came
+//! from the environment or the config file (`ACK_RAM_TOOL_*`, `ALIBABA_CLOUD_STS_ENDPOINT`):
+//! those are read again when the plugin runs, so the kubeconfig does not freeze them.
 
-use crate::cli::{GetKubeconfigArgs, GlobalArgs};
+use crate::cli::{GetKubeconfigArgs, GlobalArgs, KubeconfigMode as Mode};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::wiring;
 use ack_ram_adapters::ack::{AckClient, parse_kubeconfig_answer};
-use ack_ram_adapters::clock::SystemClock;
 use ack_ram_adapters::env::Environment;
 use ack_ram_adapters::kubeconfig::{ExecSpec, rewrite};
+use ack_ram_adapters::sources::CredentialType;
 use ack_ram_domain::ports::IssueRequest;
 use ack_ram_domain::service::GetCredentialError;
 use ack_ram_domain::{ApiVersion, CertificateLifetime, ClusterId};
 use std::io::Write;
-use std::sync::Arc;
-
-/// Which command the generated exec entry runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Certificate,
-    Token,
-}
-
-fn mode(raw: &str) -> Result<Mode, AppError> {
-    match raw {
-        "cert" | "certificate" => Ok(Mode::Certificate),
-        "token" | "ram-authenticator-token" => Ok(Mode::Token),
-        other => Err(AppError::InvalidInput {
-            flag: "--mode",
-            message: format!(
-                "unknown mode {other:?}; use cert (client certificates) or token (ack-ram-authenticator)"
-            ),
-        }),
-    }
-}
 
 /// The exec arguments, in the Go tool's order.
 fn exec_args(
@@ -52,7 +32,7 @@ fn exec_args(
 ) -> Vec<String> {
     let mut out: Vec<String> = vec!["credential-plugin".into()];
     match mode {
-        Mode::Certificate => out.extend([
+        Mode::Cert => out.extend([
             "get-credential".into(),
             "--cluster-id".into(),
             cluster_id.to_string(),
@@ -71,33 +51,57 @@ fn exec_args(
             api_version.short().into(),
         ]),
     }
-    let mut flag = |name: &str, value: Option<&str>| {
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
-            out.push(name.to_owned());
-            out.push(v.to_owned());
-        }
-    };
-    flag("--profile-name", global.profile_name.as_deref());
-    flag("--profile-file", global.profile_file.as_deref());
-    flag("--role-arn", args.role_arn.as_deref());
-    flag("--region-id", global.region_id.as_deref());
-    flag("--sts-endpoint", global.sts_endpoint.as_deref());
-    flag("--cs-endpoint", global.cs_endpoint.as_deref());
+    // The Go tool's block of global flags, in its order (reference cli.md §7.2), each only when
+    // given. `--profile-file`, which it never writes, comes last before `--log-level error`, so
+    // everything else lines up with the Go tool's output.
+    flag(&mut out, "--profile-name", global.profile_name.as_deref());
+    switch(
+        &mut out,
+        "--ignore-aliyun-cli-credentials",
+        global.ignore_aliyun_cli_credentials,
+    );
+    switch(
+        &mut out,
+        "--ignore-env-credentials",
+        global.ignore_env_credentials,
+    );
+    flag(&mut out, "--role-arn", args.role_arn.as_deref());
     flag(
+        &mut out,
+        "--region-id",
+        global
+            .region_id
+            .as_ref()
+            .map(ack_ram_domain::RegionId::as_str),
+    );
+    flag(&mut out, "--sts-endpoint", global.sts_endpoint.as_deref());
+    flag(&mut out, "--cs-endpoint", global.cs_endpoint.as_deref());
+    flag(
+        &mut out,
         "--credential-type",
         global
             .credential_type
-            .as_deref()
-            .filter(|t| !t.eq_ignore_ascii_case("auto")),
+            .filter(|t| *t != CredentialType::Auto)
+            .map(CredentialType::as_str),
     );
-    if global.ignore_aliyun_cli_credentials == Some(true) {
-        out.push("--ignore-aliyun-cli-credentials".into());
-    }
-    if global.ignore_env_credentials == Some(true) {
-        out.push("--ignore-env-credentials".into());
-    }
+    flag(&mut out, "--profile-file", global.profile_file.as_deref());
     out.extend(["--log-level".into(), "error".into()]);
     out
+}
+
+/// `name value`, when a non-empty value is given.
+fn flag(out: &mut Vec<String>, name: &str, value: Option<&str>) {
+    if let Some(v) = value.filter(|v| !v.is_empty()) {
+        out.push(name.to_owned());
+        out.push(v.to_owned());
+    }
+}
+
+/// `name` alone, when the switch is on.
+fn switch(out: &mut Vec<String>, name: &str, on: Option<bool>) {
+    if on == Some(true) {
+        out.push(name.to_owned());
+    }
 }
 
 /// Runs the command: prints (or writes) the kubeconfig.
@@ -107,17 +111,10 @@ pub fn run(
     settings: &Settings,
     env: &Environment,
 ) -> Result<(), AppError> {
-    let cluster_id = ClusterId::parse(&args.cluster_id).map_err(|e| AppError::InvalidInput {
-        flag: "--cluster-id",
-        message: e.to_string(),
-    })?;
-    let lifetime =
-        CertificateLifetime::parse(&args.expiration).map_err(|e| AppError::InvalidInput {
-            flag: "--expiration",
-            message: e.to_string(),
-        })?;
-    let api_version = wiring::api_version(Some(&args.api_version), env)?;
-    let mode = mode(&args.mode)?;
+    let cluster_id = &args.cluster_id;
+    let lifetime = args.expiration;
+    let api_version = args.api_version;
+    let mode = args.mode;
     let endpoint = wiring::cs_endpoint(settings)?;
     wiring::warn_if_cleartext(&endpoint, "ACK endpoint");
     let session = wiring::session(settings, args.role_arn.as_deref(), env)?;
@@ -134,7 +131,7 @@ pub fn run(
         AppError::Credentials(e) => failed(GetCredentialError::Credentials(e)),
         other => other,
     })?;
-    let ack = AckClient::new(session.client.clone(), endpoint, Arc::new(SystemClock));
+    let ack = AckClient::new(session.client.clone(), endpoint, session.ctx.clock());
     let body = session
         .runtime
         .block_on(ack.describe_user_kubeconfig(&request, &credentials))
@@ -143,7 +140,7 @@ pub fn run(
         parse_kubeconfig_answer(&body).map_err(|e| failed(GetCredentialError::Issue(e)))?;
     let exec = ExecSpec {
         command: "ack-ram-tool".into(),
-        args: exec_args(args, global, mode, &cluster_id, api_version, lifetime),
+        args: exec_args(args, global, mode, cluster_id, api_version, lifetime),
         api_version: api_version.group_version().into(),
         provide_cluster_info: false,
     };
@@ -154,23 +151,16 @@ pub fn run(
     })?;
     match &args.output {
         Some(path) => write_file(path, &yaml),
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(yaml.as_bytes())
-                .and_then(|()| stdout.flush())
-                .map_err(AppError::Output)
-        }
+        None => crate::output::print(&yaml),
     }
 }
 
 /// Writes atomically (temp file in the same directory, fsync, rename) with mode 0600.
 fn write_file(path: &std::path::Path, content: &str) -> Result<(), AppError> {
-    let fail = |e: std::io::Error| {
-        AppError::Environment(format!(
-            "could not write the kubeconfig to {}: {e}",
-            path.display()
-        ))
+    let fail = |source: std::io::Error| AppError::Write {
+        what: "kubeconfig",
+        path: path.to_owned(),
+        source,
     };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -205,16 +195,13 @@ mod tests {
 
     fn args_for(argv: &[&str], mode: Mode) -> Vec<String> {
         let (args, global) = parsed(argv);
-        let cluster = ClusterId::parse(&args.cluster_id).unwrap_or_else(|e| panic!("{e}"));
-        let lifetime =
-            CertificateLifetime::parse(&args.expiration).unwrap_or_else(|e| panic!("{e}"));
         exec_args(
             &args,
             &global,
             mode,
-            &cluster,
+            &args.cluster_id,
             ApiVersion::V1Beta1,
-            lifetime,
+            args.expiration,
         )
     }
 
@@ -233,7 +220,7 @@ mod tests {
                 "--expiration",
                 "90m",
             ],
-            Mode::Certificate,
+            Mode::Cert,
         );
         assert_eq!(
             got,
@@ -248,12 +235,64 @@ mod tests {
                 "1h30m0s",
                 "--credential-cache-dir",
                 "~/.kube/cache/ack-ram-tool/credential-plugin",
-                "--profile-file",
-                "/etc/ack/creds",
                 "--role-arn",
                 "acs:ram::1:role/dev",
                 "--region-id",
                 "cn-beijing",
+                "--profile-file",
+                "/etc/ack/creds",
+                "--log-level",
+                "error",
+            ]
+        );
+    }
+
+    /// Every flag at once: the Go tool's order (profile name, the two ignore switches, role,
+    /// region, STS, CS, credential type), then ours (`--profile-file`), then the log level.
+    #[test]
+    fn all_flags_follow_the_go_tools_order() {
+        let got = args_for(
+            &[
+                "-c",
+                "c1",
+                "--credential-type",
+                "imds",
+                "--cs-endpoint",
+                "cs.example",
+                "--sts-endpoint",
+                "sts.example",
+                "--region-id",
+                "cn-beijing",
+                "--role-arn",
+                "acs:ram::1:role/dev",
+                "--ignore-env-credentials",
+                "--ignore-aliyun-cli-credentials",
+                "--profile-file",
+                "/etc/ack/creds",
+                "--profile-name",
+                "dev",
+            ],
+            Mode::Token,
+        );
+        assert_eq!(
+            got[6..],
+            [
+                "--profile-name",
+                "dev",
+                "--ignore-aliyun-cli-credentials",
+                "--ignore-env-credentials",
+                "--role-arn",
+                "acs:ram::1:role/dev",
+                "--region-id",
+                "cn-beijing",
+                "--sts-endpoint",
+                "sts.example",
+                "--cs-endpoint",
+                "cs.example",
+                "--credential-type",
+                "imds",
+                "--profile-file",
+                "/etc/ack/creds",
                 "--log-level",
                 "error",
             ]
@@ -283,16 +322,24 @@ mod tests {
                 "c1",
                 "--api-version",
                 "v1beta1",
+                "--ignore-env-credentials",
                 "--sts-endpoint",
                 "sts.example",
                 "--credential-type",
                 "imds",
-                "--ignore-env-credentials",
                 "--log-level",
                 "error",
             ]
         );
+        let mode = |m: &str| {
+            crate::cli::Cli::try_parse_from(["ack-ram-tool", "get-kubeconfig", "-c", "c1", "-m", m])
+                .map(|cli| match cli.command {
+                    crate::cli::Command::GetKubeconfig(args) => args.mode,
+                    _ => panic!("not get-kubeconfig"),
+                })
+        };
         assert!(mode("bogus").is_err());
         assert_eq!(mode("ram-authenticator-token").ok(), Some(Mode::Token));
+        assert_eq!(mode("certificate").ok(), Some(Mode::Cert));
     }
 }

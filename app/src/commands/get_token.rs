@@ -7,21 +7,16 @@ use crate::cli::GetTokenArgs;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::wiring;
-use ack_ram_adapters::clock::SystemClock;
 use ack_ram_adapters::env::Environment;
 use ack_ram_adapters::token::{TokenRequest, extra_query_from_env, presign};
-use ack_ram_domain::ports::Clock;
-use ack_ram_domain::{ClusterId, ExecCredential};
-use std::io::Write;
+use ack_ram_domain::ExecCredential;
 
 /// Runs the command: prints the token ExecCredential on stdout.
 pub fn run(args: &GetTokenArgs, settings: &Settings, env: &Environment) -> Result<(), AppError> {
-    let cluster_id = ClusterId::parse(&args.cluster_id).map_err(|e| AppError::InvalidInput {
-        flag: "--cluster-id",
-        message: e.to_string(),
-    })?;
-    let api_version = wiring::api_version(args.api_version.as_deref(), env)?;
-    let credentials = wiring::session(settings, args.role_arn.as_deref(), env)?.credentials()?;
+    let cluster_id = &args.cluster_id;
+    let api_version = wiring::api_version(args.api_version, env);
+    let session = wiring::session(settings, args.role_arn.as_deref(), env)?;
+    let credentials = session.credentials()?;
     let extra_query = env
         .get("ACK_RAM_TOOL_TOKEN_EXTRA_KEY_PREFIX")
         .map(|prefix| extra_query_from_env(env, prefix))
@@ -30,16 +25,12 @@ pub fn run(args: &GetTokenArgs, settings: &Settings, env: &Environment) -> Resul
     let token = presign(&TokenRequest {
         cluster_id: cluster_id.as_str(),
         credentials: &credentials,
-        now: SystemClock.now(),
+        now: session.ctx.clock().now(),
         nonce: None,
         extra_query: &extra_query,
         user_agent: &user_agent,
     });
     let mut json = ExecCredential::token_json(api_version, &token.value, token.expiration);
     json.push('\n');
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(json.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(AppError::Output)
+    crate::output::print(&json)
 }

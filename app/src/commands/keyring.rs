@@ -3,34 +3,29 @@
 
 use crate::cli::KeyringCommand;
 use crate::error::AppError;
+use ack_ram_adapters::keychain::Backend;
 use ack_ram_adapters::sources::keyring::{self, KeyringAccessKeys};
-use ack_ram_adapters::store::keyring::Backend;
 use ack_ram_domain::Secret;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 /// Runs a keyring command.
 pub fn run(command: &KeyringCommand) -> Result<(), AppError> {
-    let fail = |e: keyring::KeyringError| AppError::Keyring(e.to_string());
-    let mut out = std::io::stdout().lock();
-    let written = match command {
+    let text = match command {
         KeyringCommand::SetAccessKey {
             profile,
             access_key_id,
         } => {
             let (id, secret) = read_access_key(access_key_id.as_deref())?;
-            keyring::set_access_key(profile, &id, &secret).map_err(fail)?;
-            writeln!(
-                out,
-                "stored AccessKey {id} for profile {profile:?} in the {}; use it with --credential-type keyring --profile-name {profile}",
+            keyring::set_access_key(profile, &id, &secret)?;
+            format!(
+                "stored AccessKey {id} for profile {profile:?} in the {}; use it with --credential-type keyring --profile-name {profile}\n",
                 Backend::Native.name()
             )
         }
         KeyringCommand::List => {
-            let profiles = KeyringAccessKeys::new(Backend::Native)
-                .list()
-                .map_err(fail)?;
+            let profiles = KeyringAccessKeys::new(Backend::Native).list()?;
             if profiles.is_empty() {
-                writeln!(out, "no profiles in the {}", Backend::Native.name())
+                format!("no profiles in the {}\n", Backend::Native.name())
             } else {
                 let mut text = format!("{:<24} {:<32} {}\n", "PROFILE", "ACCESS KEY ID", "KIND");
                 for p in profiles {
@@ -39,25 +34,23 @@ pub fn run(command: &KeyringCommand) -> Result<(), AppError> {
                         p.profile, p.access_key_id, p.kind
                     ));
                 }
-                out.write_all(text.as_bytes())
+                text
             }
         }
         KeyringCommand::Delete { profile } => {
-            if keyring::delete_profile(profile).map_err(fail)? {
-                writeln!(
-                    out,
-                    "deleted profile {profile:?} from the {}",
-                    Backend::Native.name()
-                )
-            } else {
-                return Err(AppError::Keyring(format!(
-                    "there is no profile {profile:?} in the {}; `ack-ram-tool keyring list` shows the profiles",
-                    Backend::Native.name()
-                )));
+            if !keyring::delete_profile(profile)? {
+                return Err(AppError::NoKeyringProfile {
+                    profile: profile.clone(),
+                    backend: Backend::Native.name(),
+                });
             }
+            format!(
+                "deleted profile {profile:?} from the {}\n",
+                Backend::Native.name()
+            )
         }
     };
-    written.and_then(|()| out.flush()).map_err(AppError::Output)
+    crate::output::print(&text)
 }
 
 /// The AccessKey id and secret: prompted on a terminal (the secret without echo), else read
@@ -76,15 +69,12 @@ fn read_access_key(id_flag: Option<&str>) -> Result<(String, Secret), AppError> 
             None => {
                 eprint!("AccessKey ID: ");
                 let mut line = String::new();
-                stdin
-                    .lock()
-                    .read_line(&mut line)
-                    .map_err(AppError::Output)?;
+                stdin.lock().read_line(&mut line).map_err(AppError::Stdin)?;
                 line.trim().to_owned()
             }
         };
         let secret = rpassword::prompt_password("AccessKey secret (not shown): ")
-            .map_err(AppError::Output)?;
+            .map_err(AppError::Stdin)?;
         (id, Secret::new(secret.trim()))
     } else {
         let mut lines = stdin.lock().lines();
@@ -92,7 +82,7 @@ fn read_access_key(id_flag: Option<&str>) -> Result<(String, Secret), AppError> 
             Ok(lines
                 .next()
                 .transpose()
-                .map_err(AppError::Output)?
+                .map_err(AppError::Stdin)?
                 .unwrap_or_default()
                 .trim()
                 .to_owned())

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod cache;
+pub mod export_credentials;
 pub mod get_credential;
 pub mod get_kubeconfig;
 pub mod get_token;

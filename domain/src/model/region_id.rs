@@ -12,9 +12,23 @@ use std::str::FromStr;
 /// Longest region id accepted; real ones are under 30 characters.
 pub const MAX_REGION_ID_LEN: usize = 64;
 
-/// A validated region id.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A validated region id. In configuration it is a plain string, validated when read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct RegionId(String);
+
+impl TryFrom<String> for RegionId {
+    type Error = RegionIdError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<RegionId> for String {
+    fn from(id: RegionId) -> Self {
+        id.0
+    }
+}
 
 /// Why a string is not a region id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

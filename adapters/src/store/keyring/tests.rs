@@ -1,0 +1,262 @@
+//! The keyring store's logic over an in-memory keychain: no daemon needed.
+
+use super::*;
+use crate::keychain::{MemoryVault, UnavailableReason, chunk_account};
+use ack_ram_domain::{ApiVersion, IdentityInputs, Secret};
+use chrono::{DateTime, Utc};
+use std::fs;
+
+fn key(cluster: &str, profile: &str) -> CacheKey {
+    CacheKey {
+        cluster_id: ClusterId::parse(cluster).unwrap_or_else(|e| panic!("{e}")),
+        api_version: ApiVersion::V1Beta1,
+        identity: IdentityInputs {
+            profile_name: profile.into(),
+            ..IdentityInputs::default()
+        },
+    }
+}
+
+fn credential(key_body: &str) -> ClusterCredential {
+    ClusterCredential {
+        client_certificate_pem: "-----BEGIN CERTIFICATE-----\nCERT\n-----END CERTIFICATE-----\n"
+            .into(),
+        client_key_pem: Secret::new(format!(
+            "-----BEGIN EC PRIVATE KEY-----\n{key_body}\n-----END EC PRIVATE KEY-----\n"
+        )),
+        expiration: DateTime::<Utc>::from_timestamp(2_000_000_000, 0).unwrap_or_default(),
+    }
+}
+
+fn store() -> (tempfile::TempDir, Arc<MemoryVault>, KeyringStore) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let vault = Arc::new(MemoryVault::new());
+    let store = KeyringStore::with_vault(dir.path().join("cache"), vault.clone());
+    (dir, vault, store)
+}
+
+#[test]
+fn names_follow_the_documented_layout() {
+    let k = key("c1234", "");
+    assert_eq!(
+        KeyringStore::account(&k),
+        "credential:c1234-exec-auth-credential-v1beta1.json"
+    );
+    assert_eq!(
+        metadata_file_name("c1234-exec-auth-credential-v1beta1.json"),
+        "c1234-exec-auth-credential-v1beta1.keyring.json"
+    );
+    assert_eq!(
+        cache_file_name("c1234-exec-auth-credential-v1beta1.keyring.json").as_deref(),
+        Some("c1234-exec-auth-credential-v1beta1.json")
+    );
+}
+
+#[test]
+fn round_trips_with_the_key_only_in_the_vault() {
+    let (_home, vault, store) = store();
+    let k = key("c1234", "dev");
+    let body = "S".repeat(5000);
+    assert_eq!(store.load(&k), Ok(None));
+    assert_eq!(store.save(&k, &credential(&body)), Ok(()));
+    assert_eq!(store.load(&k), Ok(Some(credential(&body))));
+    assert_eq!(vault.entries().len(), 3, "5 KB in three chunks");
+    let on_disk = fs::read_to_string(store.metadata_path(&k)).unwrap_or_default();
+    assert!(on_disk.contains("CERT") && !on_disk.contains("SSSS"));
+    let meta = store.load_metadata(&k).ok().flatten();
+    assert_eq!(
+        meta.map(|m| (m.chunks, m.expiration)),
+        Some((3, credential("").expiration))
+    );
+}
+
+#[test]
+fn a_hit_reads_the_metadata_and_one_entry_per_chunk() {
+    let (_home, vault, store) = store();
+    let k = key("c1234", "");
+    assert_eq!(store.save(&k, &credential("K")), Ok(()));
+    let before = vault.operations();
+    assert!(store.load_metadata(&k).is_ok_and(|m| m.is_some()));
+    assert_eq!(vault.operations(), before, "freshness needs no keychain");
+    assert_eq!(store.load(&k), Ok(Some(credential("K"))));
+    assert_eq!(vault.operations(), before + 1);
+}
+
+#[test]
+fn writes_only_what_changed_and_drops_surplus_chunks() {
+    let (_home, vault, store) = store();
+    let k = key("c1234", "");
+    let long = "A".repeat(2000) + &"B".repeat(2000) + "C";
+    assert_eq!(store.save(&k, &credential(&long)), Ok(()));
+    let first = store.keychain_writes();
+    assert_eq!(first, 3);
+    assert_eq!(store.save(&k, &credential(&long)), Ok(()));
+    assert_eq!(
+        store.keychain_writes(),
+        first,
+        "unchanged content is not rewritten"
+    );
+    // Changing only the tail rewrites only the last chunk.
+    let changed = "A".repeat(2000) + &"B".repeat(2000) + "D";
+    assert_eq!(store.save(&k, &credential(&changed)), Ok(()));
+    assert_eq!(store.keychain_writes(), first + 1);
+    // A shorter key leaves no stale chunks behind.
+    assert_eq!(store.save(&k, &credential("short")), Ok(()));
+    assert_eq!(vault.entries().len(), 1);
+    assert_eq!(store.load(&k), Ok(Some(credential("short"))));
+    // Without metadata on record, leftovers of an earlier, longer key are found and removed.
+    let account = KeyringStore::account(&k);
+    vault
+        .entries()
+        .insert(chunk_account(&account, 1), b"stale".to_vec());
+    fs::remove_file(store.metadata_path(&k)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.save(&k, &credential("short")), Ok(()));
+    assert_eq!(vault.entries().len(), 1);
+}
+
+#[test]
+fn torn_foreign_or_tampered_states_are_misses() {
+    let (_home, vault, store) = store();
+    let k = key("c1234", "");
+    let body = "K".repeat(3000);
+    assert_eq!(store.save(&k, &credential(&body)), Ok(()));
+    let account = KeyringStore::account(&k);
+
+    // A chunk replaced by another key's: the fingerprint does not match.
+    vault
+        .entries()
+        .insert(chunk_account(&account, 1), b"X".to_vec());
+    assert_eq!(store.load(&k), Ok(None));
+    // A missing chunk.
+    vault.entries().remove(&chunk_account(&account, 1));
+    assert_eq!(store.load(&k), Ok(None));
+    // Everything missing.
+    vault.entries().clear();
+    assert_eq!(store.load(&k), Ok(None));
+
+    // Garbage, foreign or implausible metadata never reaches the vault.
+    let path = store.metadata_path(&k);
+    let valid = {
+        assert_eq!(store.save(&k, &credential(&body)), Ok(()));
+        fs::read_to_string(&path).unwrap_or_default()
+    };
+    for content in [
+        String::new(),
+        "{".into(),
+        "null".into(),
+        valid.replace("\"format\": 1", "\"format\": 2"),
+        valid.replace("\"chunks\": 2", "\"chunks\": 99"),
+        valid.replace("\"chunks\": 2", "\"chunks\": 0"),
+        valid.replace("ack-ram-tool", "other-tool"),
+        valid.replace("secret-service", "keyutils"),
+        valid.replace("credential:c1234", "credential:c9999"),
+        valid.replace("\"clusterId\": \"c1234\"", "\"clusterId\": \"../x\""),
+    ] {
+        fs::write(&path, &content).unwrap_or_else(|e| panic!("{e}"));
+        let operations = vault.operations();
+        assert_eq!(store.load(&k), Ok(None), "{content}");
+        assert_eq!(vault.operations(), operations, "{content}");
+    }
+}
+
+#[test]
+fn an_unavailable_keychain_is_an_error_and_nothing_secret_is_written() {
+    let (home, vault, store) = store();
+    let k = key("c1234", "");
+    vault.make_unavailable(UnavailableReason::NoSessionBus, "no bus");
+    let err = store
+        .save(&k, &credential("TOPSECRET"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("Secret Service is not usable")
+            && err.contains("no D-Bus session bus")
+            && err.contains(": no bus;")
+            && err.contains("--cache-store auto")
+            && err.contains("--cache-store file"),
+        "{err}"
+    );
+    assert!(!store.metadata_path(&k).exists());
+    let mut stack = vec![home.path().to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                assert!(
+                    !fs::read_to_string(&path)
+                        .unwrap_or_default()
+                        .contains("TOPSECRET")
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failed_read_is_an_error_without_the_advice() {
+    let (_home, vault, store) = store();
+    let k = key("c1234", "");
+    assert_eq!(store.save(&k, &credential("K")), Ok(()));
+    vault.fail_with(Some(KeychainError::Failed {
+        operation: keychain::Operation::Read,
+        backend: Backend::Native,
+        account: KeyringStore::account(&k),
+        cause: keychain::PlatformError::new("2 entries match"),
+    }));
+    let err = store
+        .load(&k)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.starts_with("could not read the private key from ack-ram-tool/credential:c1234")
+            && err.contains("2 entries match")
+            && !err.contains("--cache-store"),
+        "{err}"
+    );
+}
+
+#[test]
+fn lists_deletes_and_clears_by_cluster() {
+    let (_home, vault, store) = store();
+    let a = key("ca", "");
+    let a2 = key("ca", "dev");
+    let b = key("cb", "");
+    for k in [&a, &a2, &b] {
+        assert_eq!(store.save(k, &credential(&"Z".repeat(2500))), Ok(()));
+    }
+    let listed = store.list().unwrap_or_default();
+    assert_eq!(listed.len(), 3);
+    assert!(
+        listed
+            .iter()
+            .all(|e| e.backend.as_deref() == Some("secret-service")
+                && e.store == StoreKind::Keyring
+                && e.chunks == 2)
+    );
+    assert_eq!(
+        listed
+            .iter()
+            .map(|e| e.identity.as_deref().map(str::len))
+            .collect::<Vec<_>>(),
+        vec![Some(40), None, None]
+    );
+    assert_eq!(vault.entries().len(), 6);
+
+    assert_eq!(store.delete(&b), Ok(true));
+    assert_eq!(store.delete(&b), Ok(false));
+    assert_eq!(store.load(&b), Ok(None));
+    assert_eq!(vault.entries().len(), 4);
+
+    // A damaged metadata file is not listed but `clear` removes it and its entries.
+    fs::write(store.metadata_path(&a2), "{").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.list().map(|l| l.len()), Ok(1));
+    let ca = ClusterId::parse("ca").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.clear(Some(&ca)), Ok(1));
+    assert_eq!(store.clear(None), Ok(1));
+    assert!(vault.entries().is_empty());
+    assert_eq!(fs::read_dir(store.dir()).map(|d| d.count()).unwrap_or(9), 0);
+}
