@@ -10,8 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-echo "== building ack-ram-tool and the emulator; installing kubectl into .tools/" >&2
-cargo build --quiet --locked -p ack-ram-tool -p ack-ram-emulator
+echo "== building ack-ram-tool and the emulator (the first time takes a few minutes)" >&2
+cargo build --locked -p ack-ram-tool -p ack-ram-emulator
+echo "== installing kubectl into .tools/ (once)" >&2
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 ./scripts/install-kubectl.sh
 kubectl="$PWD/.tools/kubectl-1.37/bin/kubectl"
 export PATH="$PWD/target/debug:$PATH"   # generated kubeconfigs run `ack-ram-tool` from PATH
@@ -49,13 +51,27 @@ else
 fi
 
 echo "== the kubeconfig's user runs the plugin:" >&2
-grep -A12 'exec:' "$work/kubeconfig" >&2
+sed -n '/^users:/,$p' "$work/kubeconfig" >&2
+
+# How many certificates the emulator has issued so far (its control API); empty for the real API.
+issued() {
+    [[ -n "$emulator_pid" ]] || return 0
+    curl -s --cacert "$work/ca.pem" "$endpoint/__emulator/stats" |
+        sed -n 's/.*"issued_count":\([0-9]*\).*/\1/p'
+}
 echo "== kubectl get --raw /version (the plugin fetches and caches a certificate)" >&2
 "$kubectl" --kubeconfig "$work/kubeconfig" get --raw /version
 echo
-echo "== kubectl get namespaces (served from the cache)" >&2
+before="$(issued)"
+echo "== kubectl get namespaces" >&2
 "$kubectl" --kubeconfig "$work/kubeconfig" get namespaces
+after="$(issued)"
 if [[ -n "$emulator_pid" ]]; then
-    echo "== the emulator saw these requests (one certificate issued by get-kubeconfig, one by the plugin):" >&2
-    grep -v kube-api "$work/emulator.log" | grep -E 'user_config' >&2 || true
+    if [[ "$before" == "$after" ]]; then
+        echo "== served from the cache: the emulator issued no certificate for the second kubectl run ($after issued in all: one for get-kubeconfig, one for the first kubectl run)" >&2
+    else
+        echo "== NOT served from the cache: the emulator issued $((after - before)) certificate(s) for the second run" >&2
+        exit 1
+    fi
+    ack-ram-tool credential-plugin cache list >&2
 fi

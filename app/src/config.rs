@@ -239,13 +239,88 @@ fn env_layers(env: &Environment) -> impl Iterator<Item = FromEnv> + '_ {
 }
 
 /// Loads the settings: built-in defaults < config file < environment snapshot < flags.
+///
+/// When there is no config file and no setting comes from the environment (the common case of
+/// a kubectl run), the flags are applied to the defaults directly: figment's layering is not
+/// needed, and the cache hit is the plugin's heartbeat.
 pub fn load(
     global: &GlobalArgs,
     command: Option<&GetCredentialArgs>,
     env: &Environment,
 ) -> Result<Settings, ConfigError> {
-    let mut figment = Figment::from(Serialized::defaults(Settings::default()));
     let path = config_file(env)?;
+    if path.is_none() && env_layers(env).next().is_none() {
+        return Ok(with_flags(Settings::default(), global, command));
+    }
+    layered(global, command, env, path)
+}
+
+/// `settings` with the given flags on top (the flags' types are already the settings' types).
+fn with_flags(
+    mut settings: Settings,
+    global: &GlobalArgs,
+    command: Option<&GetCredentialArgs>,
+) -> Settings {
+    fn set<T: Clone>(field: &mut T, flag: &Option<T>) {
+        if let Some(value) = flag {
+            *field = value.clone();
+        }
+    }
+    fn set_some<T: Clone>(field: &mut Option<T>, flag: &Option<T>) {
+        if flag.is_some() {
+            field.clone_from(flag);
+        }
+    }
+    // Destructured, so a new global flag cannot be forgotten here.
+    let GlobalArgs {
+        region_id,
+        profile_file,
+        profile_name,
+        ignore_env_credentials,
+        ignore_aliyun_cli_credentials,
+        credential_type,
+        sts_endpoint,
+        cs_endpoint,
+        ram_endpoint,
+        log_level,
+        verbose,
+        cache_store,
+        assume_yes,
+    } = global;
+    set_some(&mut settings.region_id, region_id);
+    set_some(&mut settings.profile_file, profile_file);
+    set_some(&mut settings.profile_name, profile_name);
+    set(&mut settings.ignore_env_credentials, ignore_env_credentials);
+    set(
+        &mut settings.ignore_aliyun_cli_credentials,
+        ignore_aliyun_cli_credentials,
+    );
+    set(&mut settings.credential_type, credential_type);
+    set_some(&mut settings.sts_endpoint, sts_endpoint);
+    set_some(&mut settings.cs_endpoint, cs_endpoint);
+    set_some(&mut settings.ram_endpoint, ram_endpoint);
+    set(&mut settings.log_level, log_level);
+    set(&mut settings.verbose, verbose);
+    set(&mut settings.cache_store, cache_store);
+    set(&mut settings.assume_yes, assume_yes);
+    if let Some(command) = command {
+        set(
+            &mut settings.credential_cache_dir,
+            &command.credential_cache_dir,
+        );
+        set(&mut settings.force_refresh, &command.force_refresh);
+    }
+    settings
+}
+
+/// The figment layers: defaults < config file < environment < flags.
+fn layered(
+    global: &GlobalArgs,
+    command: Option<&GetCredentialArgs>,
+    env: &Environment,
+    path: Option<PathBuf>,
+) -> Result<Settings, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(Settings::default()));
     if let Some(path) = &path {
         // Read here, bounded and without blocking (a FIFO or /dev/zero in its place must not
         // hang or exhaust kubectl), then parsed from memory.
@@ -485,6 +560,45 @@ mod tests {
                 None => "config.toml".to_owned(),
             };
             assert!(err.contains(&origin), "{origin}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_layers() {
+        for args in [
+            &[][..],
+            &["--region-id", "cn-beijing", "--profile-name", "p", "--verbose"],
+            &["--credential-type", "IMDS", "--cache-store", "none", "--log-level", "debug"],
+            &["--ignore-env-credentials", "--ignore-aliyun-cli-credentials=false", "-y"],
+            &["--profile-file", "/x.json", "--sts-endpoint", "s", "--cs-endpoint", "c"],
+        ] {
+            let argv: Vec<&str> = ["ack-ram-tool"]
+                .iter()
+                .chain(args)
+                .chain(&[
+                    "credential-plugin",
+                    "get-credential",
+                    "-c",
+                    "c1",
+                    "--credential-cache-dir",
+                    "/d",
+                    "--force-refresh",
+                ])
+                .copied()
+                .collect();
+            let cli = crate::cli::Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{e}"));
+            let crate::cli::Command::CredentialPlugin(plugin) = &cli.command else {
+                panic!("not credential-plugin")
+            };
+            let crate::cli::PluginCommand::GetCredential(command) = &plugin.command else {
+                panic!("not get-credential")
+            };
+            let env = Environment::default();
+            let fast = load(&cli.global, Some(command), &env).unwrap_or_else(|e| panic!("{e}"));
+            let slow = layered(&cli.global, Some(command), &env, None)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(fast, slow, "{args:?}");
+            assert!(fast.force_refresh && fast.credential_cache_dir == "/d");
         }
     }
 
