@@ -6,6 +6,7 @@
 //! - [`sts`]: the STS client (AssumeRole, AssumeRoleWithOIDC, GetCallerIdentity) and its RPC signer.
 //! - [`http`]: the one place that builds HTTP clients.
 //! - [`clock`]: the system clock ([`Clock`]).
+//! - [`kubeconfig_merge`]: `get-kubeconfig --merge`, entries put into the kubeconfig kubectl uses.
 //!
 //! Which adapter runs is decided by the app's configuration; nothing here reads process-wide
 //! state on its own (the environment arrives as an [`env::Environment`] value).
@@ -25,6 +26,7 @@ pub(crate) mod fuzz_support;
 pub mod http;
 pub mod keychain;
 pub mod kubeconfig;
+pub mod kubeconfig_merge;
 pub mod local_file;
 mod nonce;
 pub mod percent;

@@ -100,6 +100,25 @@ pub enum Command {
     ExportCredentials(ExportCredentialsArgs),
     /// Print the version, the git commit and the target this binary was built for
     Version(VersionArgs),
+    /// Check the setup (credentials, identity, clock, ACK access, proxy, cache, keychain, kubeconfigs) and say how to fix what fails
+    Doctor(DoctorArgs),
+}
+
+/// Flags of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also check that the identity may see this cluster (DescribeClusterDetail: read-only, issues no certificate)
+    #[arg(short = 'c', long, value_name = "ID")]
+    pub cluster_id: Option<ClusterId>,
+    /// Assume this RAM role (by ARN) on top of the resolved credentials, as the kubeconfig does
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+    /// Cache directory to check [default: ~/.kube/cache/ack-ram-tool/credential-plugin] [env: ACK_RAM_TOOL_CREDENTIAL_CACHE_DIR]
+    #[arg(long, value_name = "DIR")]
+    pub credential_cache_dir: Option<String>,
+    /// Output format: one line per check, or a JSON array of {check, status, finding, fix}
+    #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
 }
 
 /// Flags of `version`.
@@ -265,9 +284,14 @@ pub enum PluginCommand {
 /// Flags of `get-kubeconfig`.
 #[derive(Debug, Args)]
 pub struct GetKubeconfigArgs {
-    /// The ACK cluster id
-    #[arg(short = 'c', long, value_name = "ID")]
-    pub cluster_id: ClusterId,
+    /// The ACK cluster id (repeatable with --merge)
+    #[arg(
+        short = 'c',
+        long,
+        value_name = "ID",
+        required_unless_present = "all_clusters"
+    )]
+    pub cluster_id: Vec<ClusterId>,
     /// Assume this RAM role (by ARN) for the call now and in the generated kubeconfig
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
@@ -291,8 +315,23 @@ pub struct GetKubeconfigArgs {
     )]
     pub credential_cache_dir: String,
     /// Write the kubeconfig to FILE (atomically, mode 0600) instead of stdout
-    #[arg(short = 'o', long, value_name = "FILE")]
+    #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "merge")]
     pub output: Option<std::path::PathBuf>,
+    /// Merge the cluster, user and context into the kubeconfig kubectl uses (the first path of $KUBECONFIG, else ~/.kube/config), keeping everything else in it; the previous file goes to <file>.bak
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    pub merge: Option<bool>,
+    /// With --merge: the kubeconfig file to merge into
+    #[arg(long, value_name = "PATH", requires = "merge")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// With --merge: make the merged context the current context (one cluster only)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL", requires = "merge")]
+    pub set_context: Option<bool>,
+    /// With --merge: the name of the cluster, user and context (one cluster only) [default: <cluster name>-<cluster id>]
+    #[arg(long, value_name = "NAME", requires = "merge")]
+    pub context_name: Option<String>,
+    /// With --merge: merge every cluster the identity can list (DescribeClustersV1)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL", requires = "merge", conflicts_with = "cluster_id")]
+    pub all_clusters: Option<bool>,
 }
 
 /// What the users of a generated kubeconfig authenticate with.

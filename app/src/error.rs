@@ -74,6 +74,22 @@ pub enum AppError {
         #[source]
         source: std::io::Error,
     },
+    /// `DescribeClustersV1` failed (`get-kubeconfig --merge`).
+    #[error("could not list the clusters of this identity: {0}")]
+    ListClusters(IssueError),
+    /// The kubeconfig to merge into could not be read, parsed or written.
+    #[error("{0}")]
+    Kubeconfig(#[from] ack_ram_adapters::kubeconfig_merge::MergeError),
+    /// Some clusters of `get-kubeconfig --merge` failed (each reported on stderr).
+    #[error("{failed} of {total} clusters could not be merged into {}; the others were", .path.display())]
+    MergeIncomplete {
+        failed: usize,
+        total: usize,
+        path: std::path::PathBuf,
+    },
+    /// `doctor` found problems (each is on stdout with its fix).
+    #[error("{failed} of {total} doctor checks failed")]
+    DoctorFailed { failed: usize, total: usize },
 }
 
 /// The longest text any one value inside a message may take on a terminal; the rest is cut.
@@ -149,8 +165,22 @@ impl AppError {
         text
     }
 
+    /// The error (with its causes, terminal-safe) and what to do next, apart: `doctor` prints
+    /// them as a finding and its fix.
+    pub fn explain(&self) -> (String, Option<String>) {
+        (terminal_safe(&with_causes(self)), self.hint())
+    }
+
     fn hint(&self) -> Option<String> {
         match self {
+            Self::ListClusters(e) => Some(list_hint(e)),
+            Self::Kubeconfig(e) => merge_hint(e),
+            Self::MergeIncomplete { .. } => {
+                Some("Each failed cluster is reported above with what to do.".into())
+            }
+            Self::DoctorFailed { .. } => {
+                Some("Each failed check on stdout is followed by its fix.".into())
+            }
             Self::GetCredential { error, .. } => match error.as_ref() {
                 GetCredentialError::Credentials(ProviderError::NotConfigured(_)) => {
                     Some(NO_CREDENTIALS_HINT.into())
@@ -219,6 +249,26 @@ fn sts_hint(details: &ApiErrorDetails) -> Option<String> {
         }
         .to_owned(),
     )
+}
+
+/// What to do when `DescribeClustersV1` fails.
+fn list_hint(error: &IssueError) -> String {
+    match error {
+        IssueError::Api(api) if api.status == 403 => "Grant this identity the RAM permission cs:DescribeClustersV1, or merge one cluster without listing: --cluster-id ID --context-name NAME.".into(),
+        IssueError::Api(api) => api_hint(api.status, api.code.as_deref()),
+        IssueError::Transport { .. } => "Check the network path to the ACK API (HTTPS_PROXY / NO_PROXY, firewall), the region (--region-id) or --cs-endpoint, then retry.".into(),
+        IssueError::Redirected { .. } | IssueError::InvalidResponse(_) => "Check that --cs-endpoint points at the ACK OpenAPI and not at a proxy or another service.".into(),
+    }
+}
+
+/// What to do when the kubeconfig cannot be merged into (nothing was changed).
+fn merge_hint(error: &ack_ram_adapters::kubeconfig_merge::MergeError) -> Option<String> {
+    use ack_ram_adapters::kubeconfig_merge::MergeError as E;
+    match error {
+        E::Read(_) => Some("Point --kubeconfig (or the first path of KUBECONFIG) at a regular kubeconfig file; nothing was changed.".into()),
+        E::Yaml { .. } | E::NotKubeconfig { .. } => Some("Fix that file (kubectl cannot read it either) or merge into another one with --kubeconfig PATH; nothing was changed.".into()),
+        _ => None,
+    }
 }
 
 fn api_hint(status: u16, code: Option<&str>) -> String {

@@ -78,6 +78,7 @@ fn run(cli: &Cli) -> Result<(), AppError> {
         }
         Command::Completion(args) => output::print(&completion_script(args.shell)),
         Command::Version(args) => output::print(&version(args.output)),
+        Command::Doctor(args) => commands::doctor::run(args, &setup(None)?, &env),
         Command::Auth(auth) => match &auth.command {
             AuthCommand::Whoami(args) => commands::whoami::run(args, &setup(None)?, &env),
         },

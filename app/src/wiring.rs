@@ -7,6 +7,7 @@ use ack_ram_adapters::context::Context;
 use ack_ram_adapters::env::Environment;
 use ack_ram_adapters::http::{Endpoint, HttpSettings};
 use ack_ram_adapters::sources::{ChainInputs, ChainProvider, ProfileFile};
+use ack_ram_adapters::store::identity as store_identity;
 use ack_ram_adapters::sts::{self, StsClient};
 use ack_ram_domain::ApiVersion;
 use ack_ram_domain::IdentityInputs;
@@ -18,11 +19,14 @@ use std::sync::Arc;
 pub struct Identity {
     /// What the credential chain reads.
     pub chain: ChainInputs,
-    /// What names the cache file (the Go tool's rule).
+    /// What names the cache file (the Go tool's rule), and the fingerprint of what the
+    /// environment selects, which binds the entry.
     pub cache: IdentityInputs,
 }
 
-/// Builds the chain inputs and the cache identity from settings and `--role-arn`.
+/// Builds the chain inputs and the cache identity from settings and `--role-arn`. The
+/// fingerprint reads a few variables of the snapshot and hashes them (no file, no network, no
+/// credential chain), so the cache hit path pays for it.
 pub fn identity(
     settings: &Settings,
     role_arn: Option<&str>,
@@ -48,6 +52,7 @@ pub fn identity(
             .filter(|p| p.ends_with(".json"))
             .unwrap_or_default()
             .to_owned(),
+        selected: store_identity::select(env, settings.credential_type),
     };
     let chain = ChainInputs {
         credential_type: settings.credential_type,
@@ -304,6 +309,30 @@ mod tests {
             Some(ProfileFile::Ini(PathBuf::from("/etc/ack/credentials")))
         );
         assert_eq!(id.cache.ini_path, "/etc/ack/credentials");
+    }
+
+    #[test]
+    fn the_environment_selected_identity_binds_the_cache_entry_but_not_its_go_name() {
+        let with_key = |id: &str| -> Environment {
+            [("HOME", "/home/u"), ("ALIBABA_CLOUD_ACCESS_KEY_ID", id)]
+                .into_iter()
+                .collect()
+        };
+        let a = identity(&settings(), None, &with_key("LTAI5tFirstAccessKeyId00"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let b = identity(&settings(), None, &with_key("LTAI5tOtherAccessKeyId11"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.cache.digest(), b.cache.digest(), "the same Go name");
+        assert_ne!(a.cache.selected.fingerprint, b.cache.selected.fingerprint);
+        assert_eq!(a.cache.selected.label, "env:LTAI…Id00");
+        let mut imds = settings();
+        imds.credential_type = ack_ram_adapters::sources::CredentialType::Imds;
+        let c = identity(&imds, None, &with_key("LTAI5tFirstAccessKeyId00"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(a.cache.selected.fingerprint, c.cache.selected.fingerprint);
+        let none =
+            identity(&settings(), None, &Environment::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(none.cache.selected.is_default());
     }
 
     #[test]

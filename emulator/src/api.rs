@@ -117,10 +117,24 @@ pub struct IncomingRequest<'a> {
 pub(crate) enum Route<'a> {
     /// `GET /k8s/{ClusterId}/user_config`, with the still-encoded cluster segment.
     UserConfig(&'a str),
+    /// `GET /clusters/{ClusterId}` (`DescribeClusterDetail`), with the still-encoded segment.
+    ClusterDetail(&'a str),
+    /// `GET /api/v1/clusters` (`DescribeClustersV1`, [`crate::clusters`]).
+    Clusters,
     NotFound,
 }
 
 pub(crate) fn route<'a>(method: &str, path: &'a str) -> Route<'a> {
+    if method == "GET" && path == "/api/v1/clusters" {
+        return Route::Clusters;
+    }
+    if let Some(id) = path.strip_prefix("/clusters/")
+        && method == "GET"
+        && !id.is_empty()
+        && !id.contains('/')
+    {
+        return Route::ClusterDetail(id);
+    }
     let segment = path
         .strip_prefix("/k8s/")
         .and_then(|rest| rest.strip_suffix("/user_config"));
@@ -140,6 +154,71 @@ pub fn looks_like_cluster_id(id: &str) -> bool {
         && !id.starts_with('-')
 }
 
+/// The cluster of a still-encoded path segment, or 404 `ErrorClusterNotFound` when the
+/// emulator does not know it.
+fn known_cluster(state: &State, cluster_segment: &str) -> Result<String, ApiError> {
+    let cluster_id = roa::percent_decode(cluster_segment);
+    let known = match &state.clusters {
+        Some(set) => set.contains(&cluster_id),
+        None => looks_like_cluster_id(&cluster_id),
+    };
+    if !known {
+        return Err(ApiError::new(
+            404,
+            "ErrorClusterNotFound",
+            format!("cluster {cluster_id} not found"),
+        ));
+    }
+    Ok(cluster_id)
+}
+
+/// `DescribeClusterDetail` (read-only): checks 1 to 6 as for the certificate, then the cluster;
+/// the body has the real answer's most-read fields (snake_case, as ACK writes them).
+pub(crate) fn describe_cluster_detail(
+    state: &State,
+    req: &IncomingRequest<'_>,
+    cluster_segment: &str,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value, ApiError> {
+    authenticate(state, req, "DescribeClusterDetail", now)?;
+    let cluster_id = known_cluster(state, cluster_segment)?;
+    // As `DescribeClustersV1` lists it; an accepted id it does not list gets a made-up name.
+    let listed = state
+        .catalog
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clusters
+        .iter()
+        .find(|c| c.cluster_id == cluster_id)
+        .cloned()
+        .unwrap_or_else(|| {
+            crate::clusters::ListedCluster::new(
+                &cluster_id,
+                &format!("emulated-{}", cluster_id.get(..8).unwrap_or(&cluster_id)),
+            )
+        });
+    let (public_server, private_server) = state.api_servers();
+    let created = state
+        .started_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Ok(serde_json::json!({
+        "cluster_id": cluster_id,
+        "name": listed.name,
+        "region_id": listed.region_id,
+        "state": listed.state,
+        "cluster_type": "ManagedKubernetes",
+        "profile": "Default",
+        "current_version": crate::KUBE_GIT_VERSION.trim_start_matches('v'),
+        "created": created,
+        "updated": created,
+        "master_url": serde_json::json!({
+            "api_server_endpoint": public_server,
+            "intranet_api_server_endpoint": private_server,
+        })
+        .to_string(),
+    }))
+}
+
 /// Runs every check and, when all pass, mints the certificate and renders the kubeconfig.
 pub(crate) fn describe_cluster_user_kubeconfig(
     state: &State,
@@ -148,6 +227,85 @@ pub(crate) fn describe_cluster_user_kubeconfig(
     now: DateTime<Utc>,
     mode: IssueMode,
 ) -> Result<Issued, ApiError> {
+    // 1. to 6.
+    let (key_id, key) = authenticate(state, req, "DescribeClusterUserKubeconfig", now)?;
+
+    // 7. Cluster.
+    let cluster_id = known_cluster(state, cluster_segment)?;
+
+    // 8. Query parameters.
+    let query = roa::decode_query(req.raw_query);
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let private = match param("PrivateIpAddress") {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => return Err(ApiError::invalid("PrivateIpAddress", v, "true or false")),
+    };
+    let now = now.trunc_subsecs(0);
+    let expiration = match param("TemporaryDurationMinutes") {
+        None => now + DEFAULT_LIFETIME,
+        Some(v) => match v.parse::<i64>() {
+            Ok(m) if DURATION_MINUTES.contains(&m) => now + chrono::TimeDelta::minutes(m),
+            _ => {
+                return Err(ApiError::invalid(
+                    "TemporaryDurationMinutes",
+                    v,
+                    "an integer number of minutes from 15 to 4320",
+                ));
+            }
+        },
+    };
+
+    // Issue.
+    let uid = key.principal.certificate_cn(&key_id);
+    let (not_before, expiration) = match mode {
+        IssueMode::Normal => (now - NOT_BEFORE_BACKDATE, expiration),
+        IssueMode::Expired => (
+            now - chrono::TimeDelta::hours(2),
+            now - chrono::TimeDelta::hours(1),
+        ),
+    };
+    let cert = state
+        .ca
+        .issue_client(&uid, not_before, expiration)
+        .map_err(|e| {
+            ApiError::new(
+                500,
+                "InternalError",
+                format!("certificate issue failed: {e}"),
+            )
+        })?;
+    let (public_server, private_server) = state.api_servers();
+    let config = kubeconfig::render(&KubeconfigParts {
+        server: if private {
+            &private_server
+        } else {
+            &public_server
+        },
+        ca_pem: state.ca.pem(),
+        uid: &uid,
+        cluster_id: &cluster_id,
+        cert_pem: &cert.cert_pem,
+        key_pem: &cert.key_pem,
+    });
+    Ok(Issued { config, expiration })
+}
+
+/// Steps 1 to 6, shared by every CS action: the ROA headers, the AccessKey, the clock, the
+/// nonce, the signature and the security token of a request for `action`. Returns the
+/// AccessKey id and its entry.
+pub(crate) fn authenticate(
+    state: &State,
+    req: &IncomingRequest<'_>,
+    action: &str,
+    now: DateTime<Utc>,
+) -> Result<(String, crate::state::KeyEntry), ApiError> {
     let header = |name: &str| roa::header_value(req.headers, name);
     let required = |name: &str| header(name).ok_or_else(|| ApiError::missing(name));
 
@@ -185,12 +343,12 @@ pub(crate) fn describe_cluster_user_kubeconfig(
             "\"2015-12-15\"",
         ));
     }
-    let action = required("x-acs-action")?;
-    if action != "DescribeClusterUserKubeconfig" {
+    let sent_action = required("x-acs-action")?;
+    if sent_action != action {
         return Err(ApiError::invalid(
             "x-acs-action",
-            action,
-            "\"DescribeClusterUserKubeconfig\"",
+            sent_action,
+            &format!("\"{action}\""),
         ));
     }
     let authorization = required("authorization")?;
@@ -285,83 +443,7 @@ pub(crate) fn describe_cluster_user_kubeconfig(
         "its x-acs-security-token",
         now,
     )?;
-
-    // 7. Cluster.
-    let cluster_id = roa::percent_decode(cluster_segment);
-    let known = match &state.clusters {
-        Some(set) => set.contains(&cluster_id),
-        None => looks_like_cluster_id(&cluster_id),
-    };
-    if !known {
-        return Err(ApiError::new(
-            404,
-            "ErrorClusterNotFound",
-            format!("cluster {cluster_id} not found"),
-        ));
-    }
-
-    // 8. Query parameters.
-    let query = roa::decode_query(req.raw_query);
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let private = match param("PrivateIpAddress") {
-        None => false,
-        Some(v) if v.eq_ignore_ascii_case("true") => true,
-        Some(v) if v.eq_ignore_ascii_case("false") => false,
-        Some(v) => return Err(ApiError::invalid("PrivateIpAddress", v, "true or false")),
-    };
-    let now = now.trunc_subsecs(0);
-    let expiration = match param("TemporaryDurationMinutes") {
-        None => now + DEFAULT_LIFETIME,
-        Some(v) => match v.parse::<i64>() {
-            Ok(m) if DURATION_MINUTES.contains(&m) => now + chrono::TimeDelta::minutes(m),
-            _ => {
-                return Err(ApiError::invalid(
-                    "TemporaryDurationMinutes",
-                    v,
-                    "an integer number of minutes from 15 to 4320",
-                ));
-            }
-        },
-    };
-
-    // Issue.
-    let uid = key.principal.certificate_cn(key_id);
-    let (not_before, expiration) = match mode {
-        IssueMode::Normal => (now - NOT_BEFORE_BACKDATE, expiration),
-        IssueMode::Expired => (
-            now - chrono::TimeDelta::hours(2),
-            now - chrono::TimeDelta::hours(1),
-        ),
-    };
-    let cert = state
-        .ca
-        .issue_client(&uid, not_before, expiration)
-        .map_err(|e| {
-            ApiError::new(
-                500,
-                "InternalError",
-                format!("certificate issue failed: {e}"),
-            )
-        })?;
-    let (public_server, private_server) = state.api_servers();
-    let config = kubeconfig::render(&KubeconfigParts {
-        server: if private {
-            &private_server
-        } else {
-            &public_server
-        },
-        ca_pem: state.ca.pem(),
-        uid: &uid,
-        cluster_id: &cluster_id,
-        cert_pem: &cert.cert_pem,
-        key_pem: &cert.key_pem,
-    });
-    Ok(Issued { config, expiration })
+    Ok((key_id.to_owned(), key))
 }
 
 /// A temporary key used after its `Expiration`.
@@ -427,6 +509,13 @@ mod tests {
             Route::NotFound
         ));
         assert!(matches!(route("GET", "/"), Route::NotFound));
+        assert!(matches!(
+            route("GET", "/clusters/c1"),
+            Route::ClusterDetail("c1")
+        ));
+        assert!(matches!(route("GET", "/clusters/"), Route::NotFound));
+        assert!(matches!(route("GET", "/clusters/c1/x"), Route::NotFound));
+        assert!(matches!(route("DELETE", "/clusters/c1"), Route::NotFound));
     }
 
     #[test]

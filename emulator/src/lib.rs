@@ -32,6 +32,7 @@
 
 mod api;
 mod ca;
+mod clusters;
 mod control;
 mod faults;
 mod hmac_b64;
@@ -58,6 +59,9 @@ pub use api::{
     DEFAULT_LIFETIME, DURATION_MINUTES, MAX_CLOCK_SKEW, NOT_BEFORE_BACKDATE, looks_like_cluster_id,
 };
 pub use ca::CLIENT_CERT_ORGANIZATION;
+pub use clusters::{
+    DEMO_CLUSTERS, LIST_PAGE_SIZE_DEFAULT, LIST_PAGE_SIZE_MAX, LISTED_REGION, ListedCluster,
+};
 pub use control::CONTROL_PREFIX;
 pub use faults::{Fault, FaultError, FaultTarget, MAX_HUGE_BYTES, Malformed, NOT_BASE64};
 pub use identity::{

@@ -2,7 +2,8 @@
 //!
 //! Separate from the API logic so the wire concerns (hyper, rustls, response headers, request
 //! log, counters, artificial delay, fault application) stay out of the checks that define the
-//! service behaviour. Routes: `GET /k8s/{ClusterId}/user_config` → [`crate::api`];
+//! service behaviour. Routes: `GET /k8s/{ClusterId}/user_config` and `GET /clusters/{ClusterId}`
+//! → [`crate::api`];
 //! `POST /` → STS ([`crate::sts`]); `POST /cloud-credentials` → the CloudSSO portal
 //! ([`crate::sso`]); `POST /v1/token`, `POST /v1/exchange` → the OAuth server ([`crate::oauth`]);
 //! `/__emulator/*` → the control API ([`crate::control`]);
@@ -212,6 +213,12 @@ async fn ack_answer(
 ) -> (Answer, String) {
     let segment = match api::route(method, path) {
         Route::UserConfig(segment) => segment,
+        Route::ClusterDetail(segment) => {
+            return detail_answer(state, method, path, query, headers, segment, request_id).await;
+        }
+        Route::Clusters => {
+            return crate::clusters::answer(state, method, path, query, headers, request_id).await;
+        }
         Route::NotFound => {
             let e = ApiError::api_not_found();
             return (cs_error(&e, request_id), e.code);
@@ -326,8 +333,47 @@ async fn sts_answer(
     }
 }
 
+/// `DescribeClusterDetail`: counted and faulted like the certificate call (an injected 403
+/// stands for an identity without the permission); it issues nothing.
+async fn detail_answer(
+    state: &State,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    segment: &str,
+    request_id: &str,
+) -> (Answer, String) {
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    let (delay, fault) = state.take_faults(FaultTarget::Ack);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let malformed = match fault {
+        Some(AnswerFault::Error(e)) => return (cs_error(&e, request_id), e.code),
+        Some(AnswerFault::Malformed { kind, status }) => Some((kind, status)),
+        None => None,
+    };
+    let incoming = IncomingRequest {
+        method,
+        path,
+        raw_query: query,
+        headers,
+    };
+    match api::describe_cluster_detail(state, &incoming, segment, Utc::now()) {
+        Ok(body) => match malformed {
+            None => (Answer::json(200, &body), "OK".to_owned()),
+            Some((kind, status)) => (
+                faults::corrupt(kind, status, Answer::json(200, &body), Some(&body)),
+                format!("OK (fault {})", kind.name()),
+            ),
+        },
+        Err(e) => (cs_error(&e, request_id), e.code),
+    }
+}
+
 /// The CS error shape.
-fn cs_error(e: &ApiError, request_id: &str) -> Answer {
+pub(crate) fn cs_error(e: &ApiError, request_id: &str) -> Answer {
     Answer::json(
         e.status,
         &serde_json::json!({

@@ -139,6 +139,8 @@ pub(crate) struct State {
     pub sso: Mutex<crate::sso::SsoState>,
     /// The OAuth server ([`crate::oauth`]).
     pub oauth: Mutex<crate::oauth::OAuthState>,
+    /// What `DescribeClustersV1` lists ([`crate::clusters`]).
+    pub catalog: Mutex<crate::clusters::Catalog>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -158,6 +160,7 @@ impl State {
             .iter()
             .map(|(id, secret)| (id.clone(), KeyEntry::user(secret)))
             .collect();
+        let catalog = crate::clusters::Catalog::new(clusters.as_deref());
         State {
             keys: RwLock::new(keys),
             clusters: clusters.map(|c| c.into_iter().collect()),
@@ -184,6 +187,7 @@ impl State {
             started_at: Utc::now(),
             sso: Mutex::new(crate::sso::SsoState::default()),
             oauth: Mutex::new(crate::oauth::OAuthState::default()),
+            catalog: Mutex::new(catalog),
         }
     }
 

@@ -3,11 +3,11 @@
 
 use super::kubeconfig::extract_client_credential;
 use super::roa::{self, SignableRequest};
-use crate::http::{Answer, BodyError, Endpoint, error_chain, read_answer};
-use ack_ram_domain::ports::{
-    ApiErrorDetails, Clock, ClusterCredentialIssuer, IssueError, IssueRequest,
-};
-use ack_ram_domain::{AccessCredentials, ClusterCredential};
+#[cfg(test)]
+use crate::http::Answer;
+use crate::http::{BodyError, Endpoint, error_chain, read_answer};
+use ack_ram_domain::ports::{Clock, ClusterCredentialIssuer, IssueError, IssueRequest};
+use ack_ram_domain::{AccessCredentials, ClusterCredential, ClusterId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -63,8 +63,6 @@ impl AckClient {
             "/k8s/{}/user_config",
             roa::encode_path_segment(request.cluster_id.as_str())
         );
-        // The signature covers the path as sent, including an endpoint's path prefix.
-        let path = format!("{}{resource}", self.endpoint.path_prefix());
         let mut query: Vec<(String, String)> = Vec::new();
         if request.private_address {
             query.push(("PrivateIpAddress".into(), "true".into()));
@@ -73,7 +71,23 @@ impl AckClient {
             query.push(("TemporaryDurationMinutes".into(), minutes.to_string()));
         }
         query.sort();
+        tracing::debug!(cluster = %request.cluster_id, "calling {ACTION}");
+        self.signed_get(ACTION, &resource, &query, credentials)
+            .await
+    }
 
+    /// A ROA-signed `GET` of `resource` (below the endpoint's path prefix) with `query` (sorted
+    /// by key), for the CS action `action`: the answer's body when it is a 2xx, else the API's
+    /// error scrubbed of the credentials' secrets. Shared by every CS call of this crate.
+    pub(super) async fn signed_get(
+        &self,
+        action: &'static str,
+        resource: &str,
+        query: &[(String, String)],
+        credentials: &AccessCredentials,
+    ) -> Result<Vec<u8>, IssueError> {
+        // The signature covers the path as sent, including an endpoint's path prefix.
+        let path = format!("{}{resource}", self.endpoint.path_prefix());
         let date = httpdate::fmt_http_date(self.clock.now().into());
         let nonce = crate::nonce::hex_nonce();
         let mut headers: Vec<(String, String)> = vec![
@@ -83,7 +97,7 @@ impl AckClient {
             ("x-acs-signature-method".into(), "HMAC-SHA1".into()),
             ("x-acs-signature-version".into(), "1.0".into()),
             ("x-acs-version".into(), API_VERSION.into()),
-            ("x-acs-action".into(), ACTION.into()),
+            ("x-acs-action".into(), action.into()),
         ];
         if let Some(token) = &credentials.security_token {
             headers.push((
@@ -95,7 +109,7 @@ impl AckClient {
         let to_sign = roa::string_to_sign(&SignableRequest {
             method: "GET",
             path: &path,
-            query: &query,
+            query,
             headers: &headers,
         });
         let signature = roa::sign(credentials.access_key_secret.expose(), &to_sign);
@@ -104,12 +118,12 @@ impl AckClient {
             format!("acs {}:{signature}", credentials.access_key_id),
         ));
 
-        let mut url = self.endpoint.url_for(&resource);
+        let mut url = self.endpoint.url_for(resource);
         if !query.is_empty() {
             url.push('?');
             url.push_str(
                 &url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(&query)
+                    .extend_pairs(query)
                     .finish(),
             );
         }
@@ -119,10 +133,9 @@ impl AckClient {
         }
         tracing::debug!(
             endpoint = %self.endpoint,
-            cluster = %request.cluster_id,
             access_key_id = %credentials.access_key_id,
             sts = credentials.security_token.is_some(),
-            "calling {ACTION}"
+            "calling {action}"
         );
         let response =
             builder
@@ -145,10 +158,12 @@ impl AckClient {
         tracing::debug!(
             status = answer.status,
             bytes = answer.body.len(),
-            "{ACTION} answered"
+            "{action} answered"
         );
         if !(200..300).contains(&answer.status) {
-            return Err(IssueError::Api(api_error(
+            return Err(IssueError::Api(crate::api_error::from_answer(
+                action,
+                "the ACK API",
                 &answer,
                 &crate::api_error::secrets_of(credentials),
             )));
@@ -168,6 +183,103 @@ impl ClusterCredentialIssuer for AckClient {
         parse_success(&body)
     }
 }
+
+/// The read-only action `doctor` uses to check that an identity may see a cluster.
+const DETAIL_ACTION: &str = "DescribeClusterDetail";
+/// Largest answer [`AckClient::reach`] reads (and throws away).
+const REACH_MAX_BYTES: usize = 64 * 1024;
+
+/// What `DescribeClusterDetail` says about a cluster: the fields `doctor` shows (absent or
+/// `null` ones are `None`; every other field is ignored).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ClusterDetail {
+    pub cluster_id: Option<String>,
+    pub name: Option<String>,
+    pub region_id: Option<String>,
+    pub state: Option<String>,
+    pub cluster_type: Option<String>,
+    pub current_version: Option<String>,
+}
+
+/// How the endpoint answered [`AckClient::reach`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reached {
+    /// The HTTP status (any status means the endpoint is reachable).
+    pub status: u16,
+    /// The time in the answer's `Date` header, for a clock-skew check.
+    pub server_date: Option<DateTime<Utc>>,
+}
+
+impl AckClient {
+    /// Calls `DescribeClusterDetail` (`GET /clusters/{ClusterId}`, ROA-signed): read-only, it
+    /// issues no certificate. A refusal is [`IssueError::Api`] with the answer's status and code
+    /// (403 when the identity lacks `cs:DescribeClusterDetail`, 404 for an unknown cluster).
+    pub async fn describe_cluster_detail(
+        &self,
+        cluster_id: &ClusterId,
+        credentials: &AccessCredentials,
+    ) -> Result<ClusterDetail, IssueError> {
+        let resource = format!(
+            "/clusters/{}",
+            roa::encode_path_segment(cluster_id.as_str())
+        );
+        tracing::debug!(cluster = %cluster_id, "calling {DETAIL_ACTION}");
+        let body = self
+            .signed_get(DETAIL_ACTION, &resource, &[], credentials)
+            .await?;
+        // Position only: a parser message may quote the body.
+        serde_json::from_slice(&body).map_err(|e| {
+            IssueError::InvalidResponse(format!(
+                "the {DETAIL_ACTION} answer is not the expected JSON ({} bytes; error at line {}, column {})",
+                body.len(),
+                e.line(),
+                e.column()
+            ))
+        })
+    }
+
+    /// Whether the endpoint answers at all: an unsigned `GET` of its root, which sends nothing
+    /// about the caller. Any HTTP status counts as an answer; the body is read (capped) and
+    /// dropped. Its `Date` lets `doctor` compare clocks without signing anything.
+    pub async fn reach(&self) -> Result<Reached, IssueError> {
+        let url = self.endpoint.url_for("/");
+        tracing::debug!(endpoint = %self.endpoint, "probing the ACK endpoint (unsigned GET /)");
+        let response = self
+            .http
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| match crate::http::redirect_refused(&e) {
+                Some(refused) => IssueError::Redirected {
+                    endpoint: self.endpoint.to_string(),
+                    status: refused.status,
+                    location_host: refused.host.clone(),
+                },
+                None => self.transport(error_chain(&e)),
+            })?;
+        let status = response.status().as_u16();
+        let server_date = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .map(DateTime::<Utc>::from);
+        if let Err(e) = crate::http::read_body_capped(response, REACH_MAX_BYTES).await {
+            tracing::debug!("the probe's answer was not read whole: {e}");
+        }
+        tracing::debug!(status, "the ACK endpoint answered the probe");
+        Ok(Reached {
+            status,
+            server_date,
+        })
+    }
+}
+
+/// `DescribeClusterDetail` and the probe against the emulator, whose signature check is its own.
+#[cfg(test)]
+mod detail_tests;
 
 /// The kubeconfig and expiration of a successful answer.
 #[derive(Debug)]
@@ -262,321 +374,18 @@ fn check_private_key_pem(pem_text: &str) -> Result<(), String> {
     }
 }
 
-/// Reads an ACK error answer, scrubbed of the request's secrets.
-fn api_error(answer: &Answer, secrets: &[&str]) -> ApiErrorDetails {
+/// Reads a `DescribeClusterUserKubeconfig` error answer, scrubbed of the request's secrets.
+#[cfg(test)]
+fn api_error(answer: &Answer, secrets: &[&str]) -> ack_ram_domain::ports::ApiErrorDetails {
     crate::api_error::from_answer(ACTION, "the ACK API", answer, secrets)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn answer(status: u16, body: &[u8], content_type: &str, request_id: Option<String>) -> Answer {
-        Answer {
-            status,
-            content_type: content_type.to_owned(),
-            header_request_id: request_id,
-            body: body.to_vec(),
-        }
-    }
-
-    #[test]
-    fn error_fields_in_both_spellings() {
-        let e = api_error(
-            &answer(
-                404,
-                br#"{"code":"ErrorClusterNotFound","message":"cluster c1 not found","requestId":"R-1","status":404}"#,
-                "application/json",
-                None,
-            ),
-            &[],
-        );
-        assert_eq!(e.code.as_deref(), Some("ErrorClusterNotFound"));
-        assert_eq!(e.request_id.as_deref(), Some("R-1"));
-        assert_eq!(
-            e.to_string(),
-            "DescribeClusterUserKubeconfig answered HTTP 404 ErrorClusterNotFound: cluster c1 not found (RequestId R-1)"
-        );
-        let e = api_error(
-            &answer(
-                403,
-                br#"{"Code":"Forbidden.RAM","Message":"denied","RequestId":"R-2"}"#,
-                "",
-                None,
-            ),
-            &[],
-        );
-        assert_eq!(
-            (e.code.as_deref(), e.request_id.as_deref()),
-            (Some("Forbidden.RAM"), Some("R-2"))
-        );
-    }
-
-    #[test]
-    fn non_json_errors_are_summarised_not_dumped() {
-        let e = api_error(
-            &answer(
-                502,
-                b"<html>secret-looking gateway page</html>",
-                "text/html",
-                Some("H-1".into()),
-            ),
-            &[],
-        );
-        let shown = e.to_string();
-        assert!(shown.contains("not JSON (text/html, 40 bytes)"), "{shown}");
-        assert!(!shown.contains("gateway page"));
-        assert_eq!(e.request_id.as_deref(), Some("H-1"));
-    }
-
-    #[test]
-    fn an_echoed_security_token_is_masked() {
-        let body = serde_json::json!({
-            "code": "SignatureDoesNotMatch",
-            "message": "Specified signature is not matched with our calculation. server string to sign is:GET\\n...x-acs-security-token:CAIS/tok+en==",
-            "requestId": "R",
-        });
-        let e = api_error(
-            &answer(400, body.to_string().as_bytes(), "application/json", None),
-            &["sekret", "CAIS/tok+en=="],
-        );
-        let shown = e.to_string();
-        assert!(
-            !shown.contains("CAIS") && shown.contains("(string to sign omitted)"),
-            "{shown}"
-        );
-    }
-
-    #[test]
-    fn success_bodies_must_be_complete() {
-        for (body, want) in [
-            (&b"not json"[..], "not the expected JSON"),
-            (br#"{"expiration":"2030-01-01T00:00:00Z"}"#, "no kubeconfig"),
-            (br#"{"config":"users: []"}"#, "no expiration"),
-            (
-                br#"{"config":"users: []","expiration":"soon"}"#,
-                "not an RFC 3339",
-            ),
-            (
-                br#"{"config":"users: []","expiration":"2030-01-01T00:00:00Z"}"#,
-                "no users",
-            ),
-        ] {
-            let got = parse_success(body)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            assert!(got.contains(want), "{got}");
-        }
-    }
-
-    const CERT: &str = include_str!("../../../tests/fixtures/client.crt");
-    const KEY: &str = include_str!("../../../tests/fixtures/client.key");
-
-    fn body_with(cert: &str, key: &str, expiration: &str) -> Vec<u8> {
-        use base64::Engine;
-        let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
-        serde_json::json!({
-            "config": format!("users:\n- name: u\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n", b64(cert), b64(key)),
-            "expiration": expiration,
-        })
-        .to_string()
-        .into_bytes()
-    }
-
-    #[test]
-    fn the_earlier_of_expiration_and_not_after_wins() {
-        let issued = parse_success(&body_with(CERT, KEY, "2030-01-01T00:00:00Z"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(issued.expiration.to_rfc3339(), "2030-01-01T00:00:00+00:00");
-        let not_after = certificate_not_after(CERT).unwrap_or_else(|e| panic!("{e}"));
-        let far = parse_success(&body_with(CERT, KEY, "2999-01-01T00:00:00Z"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(far.expiration, not_after);
-    }
-
-    #[test]
-    fn pem_that_is_not_a_certificate_or_key_is_refused() {
-        let fake_cert =
-            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n";
-        for (cert, key, want) in [
-            (fake_cert, KEY, "does not parse as X.509"),
-            (KEY, KEY, "not a CERTIFICATE"),
-            (CERT, CERT, "not a private key"),
-        ] {
-            let err = parse_success(&body_with(cert, key, "2030-01-01T00:00:00Z"))
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            assert!(err.contains(want), "{want}: {err}");
-        }
-    }
-}
+mod tests;
 
 /// The answer parsers take whatever the network delivered (up to 1 MiB): no panic, values no
 /// larger than the body, short messages that never quote the private key. Bodies are built
 /// around the real test certificate and key, cut or changed, so that the X.509 and PEM checks
 /// are reached and not only the first JSON or YAML error.
 #[cfg(test)]
-mod fuzz {
-    use super::*;
-    use crate::fuzz_support::{check_message, config, field, long_string, mutations};
-    use base64::Engine;
-    use proptest::collection::vec;
-    use proptest::prelude::*;
-    use serde_json::{Map, Value, json};
-
-    const CERT: &str = include_str!("../../../tests/fixtures/client.crt");
-    const KEY: &str = include_str!("../../../tests/fixtures/client.key");
-    const EXPIRATION: &str = "2030-01-01T00:00:00Z";
-
-    fn b64(bytes: &[u8]) -> String {
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    }
-
-    /// The DER inside a one-block PEM text.
-    fn der(pem_text: &str) -> Vec<u8> {
-        let body: String = pem_text
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    fn pem(label: &str, der: &[u8]) -> String {
-        format!(
-            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-            b64(der)
-        )
-    }
-
-    /// What `client-*-data` may hold: the real PEM's base64, or a broken variant of it.
-    fn data(real: &'static str, label: &'static str) -> BoxedStrategy<String> {
-        let der = der(real);
-        let cut_der = der.clone();
-        let n = der.len();
-        let encoded = b64(real.as_bytes());
-        let cut_encoded = encoded.clone();
-        prop_oneof![
-            3 => Just(encoded.clone()),
-            1 => (0..=encoded.len()).prop_map(move |k| cut_encoded[..k].to_owned()),
-            // Well-formed PEM around cut or changed DER: reaches the X.509 and key parsers.
-            2 => (0..=n).prop_map(move |k| b64(pem(label, &cut_der[..k]).as_bytes())),
-            2 => (0..n, any::<u8>()).prop_map(move |(i, b)| {
-                let mut changed = der.clone();
-                changed[i] = b;
-                b64(pem(label, &changed).as_bytes())
-            }),
-            1 => ("[A-Z ]{0,24}", vec(any::<u8>(), 0..512))
-                .prop_map(|(label, bytes)| b64(pem(&label, &bytes).as_bytes())),
-            1 => long_string().prop_map(|label| b64(pem(&label, b"x").as_bytes())),
-            1 => vec(any::<u8>(), 0..1024).prop_map(|bytes| b64(&bytes)),
-            1 => "[A-Za-z0-9+/= -]{0,200}",
-        ]
-        .boxed()
-    }
-
-    /// The shape of the ACK API's kubeconfig (`tests/support/mod.rs`).
-    fn kubeconfig(cert: &str, key: &str) -> String {
-        format!(
-            "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: https://192.168.0.10:6443\n  name: kubernetes\ncontexts:\n- context:\n    cluster: kubernetes\n    user: \"1234567890123456\"\n  name: ctx\ncurrent-context: ctx\nkind: Config\npreferences: {{}}\nusers:\n- name: \"1234567890123456\"\n  user:\n    client-certificate-data: {cert}\n    client-key-data: {key}\n",
-            ca = b64(CERT.as_bytes())
-        )
-    }
-
-    fn valid_kubeconfig() -> String {
-        kubeconfig(&b64(CERT.as_bytes()), &b64(KEY.as_bytes()))
-    }
-
-    fn config_yaml() -> BoxedStrategy<String> {
-        let valid = valid_kubeconfig();
-        prop_oneof![
-            6 => (data(CERT, "CERTIFICATE"), data(KEY, "PRIVATE KEY"))
-                .prop_map(|(cert, key)| kubeconfig(&cert, &key)),
-            // The key where the certificate belongs, and the other way round.
-            1 => Just(kubeconfig(&b64(KEY.as_bytes()), &b64(KEY.as_bytes()))),
-            1 => Just(kubeconfig(&b64(CERT.as_bytes()), &b64(CERT.as_bytes()))),
-            2 => (0..=valid.len()).prop_map(move |n| valid[..n].to_owned()),
-            1 => any::<String>(),
-            1 => long_string(),
-        ]
-        .boxed()
-    }
-
-    fn body() -> BoxedStrategy<Vec<u8>> {
-        let valid = json!({"config": valid_kubeconfig(), "expiration": EXPIRATION})
-            .to_string()
-            .into_bytes();
-        let expiration = prop_oneof![
-            3 => Just(Some(json!(EXPIRATION))),
-            1 => Just(Some(json!("2000-01-01T00:00:00+08:00"))),
-            2 => field(json!(EXPIRATION)),
-        ];
-        prop_oneof![
-            4 => (config_yaml(), expiration).prop_map(|(config, expiration)| {
-                let mut object = Map::new();
-                object.insert("config".into(), Value::String(config));
-                if let Some(expiration) = expiration {
-                    object.insert("expiration".into(), expiration);
-                }
-                Value::Object(object).to_string().into_bytes()
-            }),
-            1 => (field(json!(valid_kubeconfig())), field(json!(EXPIRATION))).prop_map(
-                |(config, expiration)| {
-                    json!({"config": config, "expiration": expiration}).to_string().into_bytes()
-                }
-            ),
-            2 => mutations(valid),
-            1 => long_string().prop_map(|s| Value::String(s).to_string().into_bytes()),
-        ]
-        .boxed()
-    }
-
-    /// Pieces of the private key that no message may show: a line of its PEM and a stretch of
-    /// the base64 the kubeconfig carries it in.
-    fn key_pieces() -> [String; 2] {
-        let line = KEY.lines().nth(1).unwrap_or_default().to_owned();
-        let encoded = b64(KEY.as_bytes());
-        [line, encoded[80..120].to_owned()]
-    }
-
-    /// Finding (reported, not fixed here): the expiration, a PEM label and a body that is one
-    /// JSON string are quoted whole, so those messages grow with the body (1 MiB cap).
-    fn check(message: &str, body: &[u8]) -> Result<(), TestCaseError> {
-        let [line, stretch] = key_pieces();
-        check_message(
-            message,
-            body.len(),
-            &[
-                "the expiration \"",
-                "is a PEM \"",
-                "invalid type: string \"",
-            ],
-            &[&line, &stretch],
-        )
-    }
-
-    proptest! {
-        #![proptest_config(config())]
-
-        #[test]
-        fn success_answers_never_panic_and_stay_bounded(body in body()) {
-            match parse_success(&body) {
-                Ok(credential) => {
-                    prop_assert!(credential.client_certificate_pem.len() <= body.len());
-                    prop_assert!(credential.client_key_pem.expose().len() <= body.len());
-                    let reported = DateTime::parse_from_rfc3339(EXPIRATION)
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    prop_assert!(credential.expiration <= reported);
-                }
-                Err(error) => check(&error.to_string(), &body)?,
-            }
-            match parse_kubeconfig_answer(&body) {
-                Ok(answer) => prop_assert!(answer.config.expose().len() <= body.len()),
-                Err(error) => check(&error.to_string(), &body)?,
-            }
-        }
-    }
-}
+mod fuzz;

@@ -290,8 +290,15 @@ impl ChainProvider {
 
     /// Decides which source answers, without fetching anything.
     pub fn select(&self) -> Result<CredentialSpec, ProviderError> {
-        let base = self.select_base()?;
-        Ok(match &self.role_arn {
+        self.selection().map(|(_, spec)| spec)
+    }
+
+    /// [`ChainProvider::select`], also naming the step that answered (`environment variables`,
+    /// `aliyun CLI config`, `credentials file`, `ECS instance RAM role` or `OS keychain`), for
+    /// `doctor`.
+    pub fn selection(&self) -> Result<(&'static str, CredentialSpec), ProviderError> {
+        let (step, base) = self.select_base()?;
+        let spec = match &self.role_arn {
             Some(role_arn) => {
                 tracing::debug!(role_arn, "--role-arn: assuming it on top");
                 CredentialSpec::AssumeRole {
@@ -302,16 +309,17 @@ impl ChainProvider {
                 }
             }
             None => base,
-        })
+        };
+        Ok((step, spec))
     }
 
-    fn select_base(&self) -> Result<CredentialSpec, ProviderError> {
+    fn select_base(&self) -> Result<(&'static str, CredentialSpec), ProviderError> {
         let mut tried: Vec<String> = Vec::new();
         for (n, step) in self.steps.iter().enumerate() {
             match step.select(&self.context) {
                 Ok(spec) => {
                     tracing::debug!(step = n + 1, source = step.name(), "used");
-                    return Ok(spec);
+                    return Ok((step.name(), spec));
                 }
                 Err(ProviderError::NotConfigured(why)) => {
                     tracing::debug!(step = n + 1, source = step.name(), "skipped, {why}");

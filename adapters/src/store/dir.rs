@@ -5,11 +5,14 @@
 //! and refuse it when others could write to it ([`check_private`]), list it (a missing directory
 //! is empty), read a file only if it is what we would have written (`read_cache_file`), and
 //! replace a file atomically (`write_atomically`). [`CacheFileName`] parses the Go tool's
-//! names, the one way `cache list` and `cache clear` learn an entry's cluster, version and
-//! identity; [`ListedEntry`] is what both stores list.
+//! names (and, through [`CacheFileName::parse_entry`], an identity's own
+//! `<Go name>.id-<fingerprint>`), the one way `cache list` and `cache clear` learn an entry's
+//! cluster, version and identity; [`ListedEntry`] is what both stores list, with the lifetime
+//! its freshness is judged by ([`EntryLifetime`]).
 
 use super::StoreKind;
 use crate::local_file::{self, LocalFileError, LocalFileErrorKind, Symlinks};
+use ack_ram_domain::model::{IdentityFingerprint, SelectedIdentity, split_scoped_file_name};
 use ack_ram_domain::ports::StoreError;
 use ack_ram_domain::{ApiVersion, ClusterId};
 use chrono::{DateTime, Utc};
@@ -169,6 +172,79 @@ impl CacheFileName {
             identity,
         })
     }
+
+    /// Parses the name of an entry file: a Go name (no fingerprint) or an identity's own
+    /// `<Go name>.id-<fingerprint>`.
+    pub fn parse_entry(name: &str) -> Option<(Self, Option<IdentityFingerprint>)> {
+        match split_scoped_file_name(name) {
+            Some((go_name, fingerprint)) => Some((Self::parse(&go_name)?, Some(fingerprint))),
+            None => Some((Self::parse(name)?, None)),
+        }
+    }
+}
+
+/// The lifetime a cached certificate's freshness is judged by (`cache list`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryLifetime {
+    /// From issue to expiry.
+    pub duration: chrono::Duration,
+    /// How it was found.
+    pub basis: LifetimeBasis,
+}
+
+/// Where an [`EntryLifetime`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifetimeBasis {
+    /// The expiration minus the time the entry was written (both stores write right after the
+    /// API answers, and so does the Go tool).
+    WriteTime,
+    /// The certificate's notAfter minus its notBefore (when the write time says nothing, e.g.
+    /// a file copied later than it expires). Issuers backdate notBefore by a few minutes.
+    Certificate,
+}
+
+impl EntryLifetime {
+    /// The lifetime of a certificate expiring at `expiration`, written at `written`: the
+    /// expiration minus the write time, up to the whole minute (lifetimes are whole minutes),
+    /// else the certificate's validity; `None` when neither says anything.
+    pub fn of(
+        expiration: DateTime<Utc>,
+        written: Option<std::time::SystemTime>,
+        certificate_pem: &str,
+    ) -> Option<Self> {
+        let by_write_time = written
+            .map(DateTime::<Utc>::from)
+            .map(|at| expiration - at)
+            .filter(|d| *d > chrono::Duration::zero())
+            // Up to the minute: the write comes a few seconds (at most ~a minute) after the
+            // API issued it; a few seconds over a whole minute are the API's own rounding.
+            .map(|d| chrono::Duration::minutes((d.num_seconds() + 55) / 60))
+            .filter(|d| *d > chrono::Duration::zero());
+        match by_write_time {
+            Some(duration) => Some(Self {
+                duration,
+                basis: LifetimeBasis::WriteTime,
+            }),
+            None => certificate_validity(certificate_pem).map(|duration| Self {
+                duration,
+                basis: LifetimeBasis::Certificate,
+            }),
+        }
+    }
+}
+
+/// notAfter − notBefore of a PEM certificate, when it parses and is positive.
+fn certificate_validity(pem_text: &str) -> Option<chrono::Duration> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem_text.as_bytes()).ok()?;
+    let cert = pem.parse_x509().ok()?;
+    let validity = cert.validity();
+    let seconds = validity.not_after.timestamp() - validity.not_before.timestamp();
+    (seconds > 0).then(|| chrono::Duration::seconds(seconds))
+}
+
+/// The modification time of `path` (without following a symlink), if any.
+pub(crate) fn written_at(path: &Path) -> Option<std::time::SystemTime> {
+    fs::symlink_metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// One cached entry, as `cache list` shows it (never key material).
@@ -182,8 +258,13 @@ pub struct ListedEntry {
     pub api_version: ApiVersion,
     /// The identity digest of the entry's name, absent for the default identity.
     pub identity: Option<String>,
+    /// The identity the environment selected when the entry was written; `None` for the Go
+    /// tool's files (served to any identity).
+    pub bound_to: Option<SelectedIdentity>,
     /// When the certificate expires; `None` for a file that cannot be used.
     pub expiration: Option<DateTime<Utc>>,
+    /// The certificate's own lifetime, when it can be told.
+    pub lifetime: Option<EntryLifetime>,
     /// The Go tool's cache file name of the entry.
     pub cache_file: String,
     /// The file on disk: the cache file, or the keyring store's metadata file.
@@ -313,6 +394,31 @@ pub(crate) fn read_cache_file(
 /// the same directory, fsync, rename, fsync of the directory. Readers see the old file or the
 /// new one, never a torn one.
 pub(crate) fn write_atomically(dir: &Path, path: &Path, content: &[u8]) -> io::Result<()> {
+    replace_file(dir, path, content)?;
+    #[cfg(unix)]
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// [`write_atomically`] for several files, in order (each one whole before the next is
+/// renamed), with one fsync of the directory at the end. Stops at the first failure, naming the
+/// file.
+pub(crate) fn write_all_atomically(
+    dir: &Path,
+    files: &[(&Path, &[u8])],
+) -> Result<(), (PathBuf, io::Error)> {
+    for (path, content) in files {
+        replace_file(dir, path, content).map_err(|e| (path.to_path_buf(), e))?;
+    }
+    #[cfg(unix)]
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| (dir.to_path_buf(), e))?;
+    Ok(())
+}
+
+/// A 0600 temp file in `dir`, written, fsynced and renamed over `path`.
+fn replace_file(dir: &Path, path: &Path, content: &[u8]) -> io::Result<()> {
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .suffix(TEMP_SUFFIX)
@@ -320,8 +426,6 @@ pub(crate) fn write_atomically(dir: &Path, path: &Path, content: &[u8]) -> io::R
     tmp.write_all(content)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    #[cfg(unix)]
-    fs::File::open(dir)?.sync_all()?;
     Ok(())
 }
 
@@ -362,8 +466,28 @@ mod tests {
                 identity: Some(digest.into())
             })
         );
+        assert_eq!(
+            CacheFileName::parse_entry(&format!(
+                "c-1_2-exec-auth-credential-v1-{digest}.json.id-0123456789abcdef"
+            ))
+            .map(|(name, fingerprint)| (name.identity, fingerprint.map(|f| f.to_string()))),
+            Some((Some(digest.into()), Some("0123456789abcdef".into())))
+        );
+        assert_eq!(
+            CacheFileName::parse_entry("c1-exec-auth-credential-v1.json").map(|(_, f)| f),
+            Some(None)
+        );
+        for other in [
+            "c1-exec-auth-credential-v1.json.identity",
+            "c1-exec-auth-credential-v1.json.id-0123456789abcdef.keyring.json",
+            "c1-exec-auth-credential-v9.json.id-0123456789abcdef",
+        ] {
+            assert_eq!(CacheFileName::parse_entry(other), None, "{other}");
+        }
         for other in [
             "c1-exec-auth-credential-v1.keyring.json",
+            "c1-exec-auth-credential-v1.json.identity",
+            "c1-exec-auth-credential-v1.json.id-0123456789abcdef",
             "c1-exec-auth-credential-v9.json",
             "c1-exec-auth-credential-v1-short.json",
             "c1-exec-auth-credential-v1.json.lock",
@@ -373,6 +497,52 @@ mod tests {
         ] {
             assert_eq!(CacheFileName::parse(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn lifetimes_come_from_the_write_time_else_the_certificate() {
+        let expiration = DateTime::<Utc>::from_timestamp(2_000_000_000, 0).unwrap_or_default();
+        let at = |seconds_before: i64| {
+            Some(std::time::SystemTime::from(
+                expiration - chrono::Duration::seconds(seconds_before),
+            ))
+        };
+        // Written 3 s after the API answered a 15-minute certificate.
+        assert_eq!(
+            EntryLifetime::of(expiration, at(15 * 60 - 3), ""),
+            Some(EntryLifetime {
+                duration: chrono::Duration::minutes(15),
+                basis: LifetimeBasis::WriteTime
+            })
+        );
+        assert_eq!(
+            EntryLifetime::of(expiration, at(3 * 3600 - 40), "").map(|l| l.duration),
+            Some(chrono::Duration::hours(3))
+        );
+        // Written after it expired, or never: the certificate, if it parses.
+        assert_eq!(EntryLifetime::of(expiration, at(-60), "not PEM"), None);
+        assert_eq!(EntryLifetime::of(expiration, None, ""), None);
+        let cert = include_str!("../../../tests/fixtures/client.crt");
+        let by_cert = EntryLifetime::of(expiration, at(-60), cert);
+        assert_eq!(by_cert.map(|l| l.basis), Some(LifetimeBasis::Certificate));
+        assert!(by_cert.is_some_and(|l| l.duration > chrono::Duration::zero()));
+    }
+
+    #[test]
+    fn several_files_are_replaced_in_order() {
+        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (a, b) = (home.path().join("a"), home.path().join("b"));
+        assert!(write_all_atomically(home.path(), &[(&a, b"1"), (&b, b"2")]).is_ok());
+        assert_eq!(fs::read(&a).ok(), Some(b"1".to_vec()));
+        assert_eq!(fs::read(&b).ok(), Some(b"2".to_vec()));
+        let blocked = home.path().join("missing/c");
+        let failed = write_all_atomically(home.path(), &[(&a, b"3"), (&blocked, b"4")]);
+        assert_eq!(failed.err().map(|(path, _)| path), Some(blocked));
+        assert_eq!(
+            fs::read(&a).ok(),
+            Some(b"3".to_vec()),
+            "the first one was written"
+        );
     }
 
     #[test]

@@ -1,9 +1,26 @@
-//! The file store: the Go tool's cache directory and file names, written safely.
+//! The file store: the Go tool's cache directory and file names, written safely, and bound to
+//! the identity that obtained each certificate.
 //!
 //! Same location (`~/.kube/cache/ack-ram-tool/credential-plugin` by default), same names, same
 //! JSON, so an existing cache keeps working and the Go tool can read ours. Unlike the Go tool,
 //! writes are atomic (a temp file in the same directory, fsync, rename, fsync of the directory),
 //! files are 0600 and new directories 0700, and anything unreadable is a miss, never a crash.
+//!
+//! Unlike the Go tool, an entry is never served to an identity other than the one it was issued
+//! to (see [`super::identity`]). One entry is three files:
+//! - `<Go name>.id-<fingerprint>`: the identity's own entry (the ExecCredential plus an
+//!   `ackRamTool` member naming the identity);
+//! - `<Go name>.identity`: which identity wrote the Go-named file, and the SHA-256 of its
+//!   certificate;
+//! - `<stem>.json`: the Go-named file, byte for byte what the Go tool writes and what is printed.
+//!
+//! They are written in that order, so a reader never finds a Go-named certificate with a binding
+//! that claims it for the wrong identity: in between, the binding names another certificate and
+//! binds nothing. A lookup reads the Go-named file first: served when the binding names this
+//! identity, or when there is no binding (the Go tool wrote it); when it names another identity
+//! or another certificate, this identity's own file is read instead. A missing or unusable
+//! Go-named file is a miss whatever else is there (deleting it forces a refresh, as with the Go
+//! tool).
 //!
 //! Like ssh with `~/.ssh`, the store refuses a directory (after following symlinks) that other
 //! users could write to or that belongs to someone else, and a cache file owned by someone
@@ -12,10 +29,16 @@
 //! are serialised per cache entry by [`super::lock`].
 
 use super::StoreKind;
-use super::dir::{self, CacheDir, CacheFileName, ListedEntry, read_cache_file, write_atomically};
+use super::dir::{
+    self, CacheDir, CacheFileName, EntryLifetime, ListedEntry, read_cache_file,
+    write_all_atomically, written_at,
+};
+use super::identity::Binding;
 use crate::local_file::{self, Symlinks};
+use ack_ram_domain::model::{BINDING_SUFFIX, CachedEntry, binding_file_name, scoped_file_name};
 use ack_ram_domain::ports::{CredentialStore, LockError, StoreError, StoreLock};
 use ack_ram_domain::{CacheKey, ClusterCredential, ClusterId, ExecCredential};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,6 +49,16 @@ const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
 #[derive(Clone, Debug)]
 pub struct FileStore {
     dir: CacheDir,
+}
+
+/// What the binding file says about the Go-named file's certificate.
+enum Owner {
+    /// No binding file: the Go tool (or a version before bindings) wrote it.
+    Unknown,
+    /// Issued to this identity.
+    Same,
+    /// Issued to another identity, or the binding is about another certificate or unusable.
+    Other(String),
 }
 
 impl FileStore {
@@ -51,33 +84,125 @@ impl FileStore {
         self.dir.path()
     }
 
-    /// The file that holds `key`.
+    /// The Go-named file of `key`.
     pub fn path_for(&self, key: &CacheKey) -> PathBuf {
         self.dir.join(&key.file_name())
     }
 
-    /// Every cache file of the Go naming scheme in the directory (the keyring store's metadata
-    /// files are not among them), sorted by name. A missing directory is an empty list.
+    /// The file of `key`'s identity's own entry.
+    pub fn scoped_path_for(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(&key.scoped_file_name())
+    }
+
+    /// The file saying who wrote `key`'s Go-named file.
+    pub fn binding_path_for(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(&key.binding_file_name())
+    }
+
+    /// Who the Go-named file's `credential` was issued to, by its binding file. An unreadable,
+    /// untrusted or malformed binding binds to nobody (the Go-named file is then not served).
+    fn owner(&self, key: &CacheKey, credential: &ClusterCredential) -> Owner {
+        let path = self.binding_path_for(key);
+        let bytes = match read_cache_file(&path, "identity file") {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Owner::Unknown,
+            Err(e) => return Owner::Other(e.to_string()),
+        };
+        match Binding::parse(&bytes) {
+            Some(b) if !b.covers(credential) => {
+                Owner::Other("the identity file is about another certificate".into())
+            }
+            Some(b) if b.selected.fingerprint == key.identity.selected.fingerprint => Owner::Same,
+            Some(b) => Owner::Other(format!("issued to another identity ({})", b.selected.label)),
+            None => Owner::Other("the identity file is not usable".into()),
+        }
+    }
+
+    /// This identity's own entry, when it is one and says so.
+    fn load_scoped(&self, key: &CacheKey) -> Result<Option<ClusterCredential>, StoreError> {
+        let path = self.scoped_path_for(key);
+        let Some(bytes) = read_cache_file(&path, "cache file")? else {
+            return Ok(None);
+        };
+        match ExecCredential::parse_cached_entry(&bytes) {
+            Ok(CachedEntry {
+                credential,
+                selected: Some(selected),
+            }) if selected.fingerprint == key.identity.selected.fingerprint => Ok(Some(credential)),
+            Ok(_) => {
+                tracing::debug!(path = %path.display(), "cache miss: the file does not name this identity");
+                Ok(None)
+            }
+            Err(reason) => {
+                tracing::debug!(path = %path.display(), %reason, "cache miss: unusable cache file (it will be replaced)");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Every cached entry in the directory (the keyring store's metadata files are not among
+    /// them), sorted by name: each identity's own entries, and the Go-named files that are not
+    /// a copy of one of them (the Go tool's, or ours when the identity's file is gone). A
+    /// missing directory is an empty list.
     pub fn list(&self) -> Result<Vec<ListedEntry>, StoreError> {
+        let files = self.dir.files()?;
+        let names: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
         let mut out = Vec::new();
-        for (name, path) in self.dir.files()? {
-            let Some(parsed) = CacheFileName::parse(&name) else {
+        for (name, path) in &files {
+            let Some((parsed, fingerprint)) = CacheFileName::parse_entry(name) else {
                 continue;
             };
             // Only what `cache list` needs: a capped, non-blocking read that never follows a link.
-            let expiration =
-                local_file::read(&path, local_file::caps::CACHE_FILE, Symlinks::Refuse)
+            let entry = local_file::read(path, local_file::caps::CACHE_FILE, Symlinks::Refuse)
+                .ok()
+                .and_then(|bytes| ExecCredential::parse_cached_entry(&bytes).ok());
+            let bound_to = match (&fingerprint, &entry) {
+                // An identity's own file: the identity it names, if it is the one in its name.
+                (Some(fingerprint), Some(entry)) => entry
+                    .selected
+                    .clone()
+                    .filter(|s| s.fingerprint == *fingerprint),
+                (Some(_), None) | (None, None) => None,
+                (None, Some(entry)) => {
+                    let binding = local_file::read(
+                        &self.dir.join(&binding_file_name(name)),
+                        local_file::caps::CACHE_FILE,
+                        Symlinks::Refuse,
+                    )
                     .ok()
-                    .and_then(|bytes| ExecCredential::parse_cached(&bytes).ok())
-                    .map(|c| c.expiration);
+                    .and_then(|bytes| Binding::parse(&bytes))
+                    .filter(|b| b.covers(&entry.credential));
+                    match binding {
+                        // A copy of an identity's own entry, listed there.
+                        Some(b)
+                            if names.contains(
+                                scoped_file_name(name, &b.selected.fingerprint).as_str(),
+                            ) =>
+                        {
+                            continue;
+                        }
+                        Some(b) => Some(b.selected),
+                        None => None,
+                    }
+                }
+            };
+            let usable = entry.filter(|_| fingerprint.is_none() || bound_to.is_some());
             out.push(ListedEntry {
                 store: StoreKind::File,
                 cluster_id: parsed.cluster_id,
                 api_version: parsed.api_version,
                 identity: parsed.identity,
-                expiration,
-                cache_file: name,
-                path,
+                bound_to,
+                expiration: usable.as_ref().map(|e| e.credential.expiration),
+                lifetime: usable.as_ref().and_then(|e| {
+                    EntryLifetime::of(
+                        e.credential.expiration,
+                        written_at(path),
+                        &e.credential.client_certificate_pem,
+                    )
+                }),
+                cache_file: name.clone(),
+                path: path.clone(),
                 backend: None,
                 chunks: 0,
             });
@@ -85,15 +210,22 @@ impl FileStore {
         Ok(out)
     }
 
-    /// Removes the cache files of `cluster` (all clusters when `None`); returns how many.
+    /// Removes the cached entries of `cluster` (all clusters when `None`), with their identity
+    /// files; returns how many entries [`FileStore::list`] showed for it.
     pub fn clear(&self, cluster: Option<&ClusterId>) -> Result<usize, StoreError> {
-        let mut removed = 0;
-        for entry in self.list()? {
-            if cluster.is_none_or(|c| *c == entry.cluster_id) {
-                removed += usize::from(dir::remove_file(&entry.path, "remove the cache file")?);
+        let matches = |c: &ClusterId| cluster.is_none_or(|wanted| wanted == c);
+        let listed = self
+            .list()?
+            .iter()
+            .filter(|e| matches(&e.cluster_id))
+            .count();
+        for (name, path) in self.dir.files()? {
+            let go_name = name.strip_suffix(BINDING_SUFFIX).unwrap_or(&name);
+            if CacheFileName::parse_entry(go_name).is_some_and(|(p, _)| matches(&p.cluster_id)) {
+                dir::remove_file(&path, "remove the cache file")?;
             }
         }
-        Ok(removed)
+        Ok(listed)
     }
 }
 
@@ -108,11 +240,22 @@ impl CredentialStore for FileStore {
         let Some(bytes) = read_cache_file(&path, "cache file")? else {
             return Ok(None);
         };
-        match ExecCredential::parse_cached(&bytes) {
-            Ok(credential) => Ok(Some(credential)),
+        let credential = match ExecCredential::parse_cached(&bytes) {
+            Ok(credential) => credential,
             Err(reason) => {
                 tracing::debug!(path = %path.display(), %reason, "cache miss: unusable cache file (it will be replaced)");
-                Ok(None)
+                return Ok(None);
+            }
+        };
+        match self.owner(key, &credential) {
+            Owner::Same => Ok(Some(credential)),
+            Owner::Unknown => {
+                tracing::debug!(path = %path.display(), "a cache file without an identity file (the Go tool's): served to any identity");
+                Ok(Some(credential))
+            }
+            Owner::Other(why) => {
+                tracing::debug!(path = %path.display(), why, identity = %key.identity.selected.label, "the Go-named cache file is not this identity's; reading its own entry");
+                self.load_scoped(key)
             }
         }
     }
@@ -121,13 +264,27 @@ impl CredentialStore for FileStore {
         let path = self.path_for(key);
         self.dir.create()?;
         self.dir.remove_stale_temp_files(STALE_TEMP_AGE);
-        let json = ExecCredential::new(key.api_version, credential.clone()).to_json();
-        write_atomically(self.dir.path(), &path, json.as_bytes()).map_err(|e| StoreError {
+        let exec = ExecCredential::new(key.api_version, credential.clone());
+        let selected = &key.identity.selected;
+        let own = exec.to_json_bound(selected);
+        let binding = Binding::of(selected, credential).encode();
+        let go = exec.to_json();
+        // This order: see the module documentation.
+        let (scoped_path, binding_path) = (self.scoped_path_for(key), self.binding_path_for(key));
+        write_all_atomically(
+            self.dir.path(),
+            &[
+                (scoped_path.as_path(), own.as_bytes()),
+                (binding_path.as_path(), &binding),
+                (path.as_path(), go.as_bytes()),
+            ],
+        )
+        .map_err(|(at, e)| StoreError {
             operation: "write the cache file",
-            location: path.display().to_string(),
+            location: at.display().to_string(),
             reason: e.to_string(),
         })?;
-        tracing::debug!(path = %path.display(), "cached the new credential");
+        tracing::debug!(path = %path.display(), identity = %selected.label, "cached the new credential");
         Ok(())
     }
 
@@ -139,278 +296,4 @@ impl CredentialStore for FileStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ack_ram_domain::{ApiVersion, ClusterId, IdentityInputs, Secret};
-    use chrono::{DateTime, Utc};
-    use std::fs;
-    use std::os::unix::fs::PermissionsExt;
-    use std::time::SystemTime;
-
-    fn key() -> CacheKey {
-        CacheKey {
-            cluster_id: ClusterId::parse("c1234").unwrap_or_else(|e| panic!("{e}")),
-            api_version: ApiVersion::V1Beta1,
-            identity: IdentityInputs::default(),
-        }
-    }
-
-    fn credential() -> ClusterCredential {
-        ClusterCredential {
-            client_certificate_pem: "-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n"
-                .into(),
-            client_key_pem: Secret::new(
-                "-----BEGIN EC PRIVATE KEY-----\nB\n-----END EC PRIVATE KEY-----\n",
-            ),
-            expiration: DateTime::<Utc>::from_timestamp(2_000_000_000, 0).unwrap_or_default(),
-        }
-    }
-
-    #[test]
-    fn saves_with_tight_permissions_and_loads_back() {
-        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let dir = home.path().join("a/b/cache");
-        let store = FileStore::new(&dir);
-        assert_eq!(store.load(&key()), Ok(None));
-        assert_eq!(store.save(&key(), &credential()), Ok(()));
-        let mode = |p: &Path| {
-            fs::metadata(p)
-                .map(|m| m.permissions().mode() & 0o777)
-                .unwrap_or(0)
-        };
-        assert_eq!(mode(&dir), 0o700);
-        assert_eq!(mode(&store.path_for(&key())), 0o600);
-        assert_eq!(store.load(&key()), Ok(Some(credential())));
-        let names: Vec<_> = fs::read_dir(&dir)
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        assert_eq!(
-            names,
-            vec![std::ffi::OsString::from(
-                "c1234-exec-auth-credential-v1beta1.json"
-            )],
-            "no temp files left behind"
-        );
-    }
-
-    #[test]
-    fn torn_or_foreign_files_are_misses() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = FileStore::new(dir.path());
-        for content in [
-            &b""[..],
-            b"{",
-            b"{}",
-            b"null",
-            b"\xff\xfe",
-            &[b' '; 300_000],
-        ] {
-            fs::write(store.path_for(&key()), content).unwrap_or_else(|e| panic!("{e}"));
-            fs::set_permissions(store.path_for(&key()), fs::Permissions::from_mode(0o600))
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(store.load(&key()), Ok(None));
-        }
-    }
-
-    #[test]
-    fn loose_files_links_and_fifos_are_not_trusted_and_get_replaced() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = FileStore::new(dir.path());
-        let path = store.path_for(&key());
-        let mode = |p: &Path| {
-            fs::symlink_metadata(p)
-                .map(|m| m.permissions().mode() & 0o777)
-                .unwrap_or(0)
-        };
-        assert_eq!(store.save(&key(), &credential()), Ok(()));
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o666))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let err = store
-            .load(&key())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            err.contains("open to group or others (mode 666") && err.contains("will be replaced"),
-            "{err}"
-        );
-        assert_eq!(store.save(&key(), &credential()), Ok(()));
-        assert_eq!(mode(&path), 0o600, "written back 0600");
-        assert_eq!(store.load(&key()), Ok(Some(credential())));
-
-        // A symlink to a valid credential elsewhere is not followed.
-        let elsewhere = dir.path().join("elsewhere.json");
-        fs::rename(&path, &elsewhere).unwrap_or_else(|e| panic!("{e}"));
-        std::os::unix::fs::symlink(&elsewhere, &path).unwrap_or_else(|e| panic!("{e}"));
-        let err = store
-            .load(&key())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(err.contains("is a symbolic link"), "{err}");
-        assert_eq!(store.save(&key(), &credential()), Ok(()));
-        assert!(
-            fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()),
-            "the link was replaced"
-        );
-
-        // A FIFO is refused at once, then replaced.
-        fs::remove_file(&path).unwrap_or_else(|e| panic!("{e}"));
-        rustix::fs::mkfifoat(
-            rustix::fs::CWD,
-            &path,
-            rustix::fs::Mode::from_raw_mode(0o600),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let started = std::time::Instant::now();
-        let err = store
-            .load(&key())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(started.elapsed() < Duration::from_secs(2));
-        assert!(err.contains("named pipe (FIFO)"), "{err}");
-        assert_eq!(store.save(&key(), &credential()), Ok(()));
-        assert_eq!(store.load(&key()), Ok(Some(credential())));
-    }
-
-    #[test]
-    fn unreadable_paths_are_errors_for_the_caller_to_report() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = FileStore::new(dir.path());
-        fs::create_dir(store.path_for(&key())).unwrap_or_else(|e| panic!("{e}"));
-        assert!(store.load(&key()).is_err());
-        fs::write(dir.path().join("plain"), "").unwrap_or_else(|e| panic!("{e}"));
-        let blocked = FileStore::new(dir.path().join("plain/sub"));
-        let err = blocked
-            .save(&key(), &credential())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            err.contains("could not create the cache directory"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn loose_or_foreign_directories_are_refused_with_the_fix() {
-        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let dir = home.path().join("cache");
-        let store = FileStore::new(&dir);
-        assert_eq!(store.save(&key(), &credential()), Ok(()));
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777))
-            .unwrap_or_else(|e| panic!("{e}"));
-        for err in [
-            store.load(&key()).err(),
-            store.save(&key(), &credential()).err(),
-        ] {
-            let err = err.map(|e| e.to_string()).unwrap_or_default();
-            assert!(
-                err.contains("writable by group or others (mode 777)")
-                    && err.contains("chmod go-w"),
-                "{err}"
-            );
-        }
-        assert!(matches!(store.lock(&key()), Err(LockError::Unavailable(_))));
-        // Through a symlink the real directory is what counts, and both are named.
-        let link = home.path().join("link");
-        std::os::unix::fs::symlink(&dir, &link).unwrap_or_else(|e| panic!("{e}"));
-        let err = FileStore::new(&link)
-            .load(&key())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(err.contains("link") && err.contains("-> "), "{err}");
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(FileStore::new(&link).load(&key()), Ok(Some(credential())));
-    }
-
-    #[test]
-    fn files_of_other_users_are_not_trusted() {
-        if rustix::process::geteuid().as_raw() != 0 {
-            return; // chown needs root; CI runs as root
-        }
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = FileStore::new(dir.path());
-        assert_eq!(store.save(&key(), &credential()), Ok(()));
-        std::os::unix::fs::chown(store.path_for(&key()), Some(12345), None)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let err = store
-            .load(&key())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(err.contains("belongs to another user (uid 12345"), "{err}");
-        std::os::unix::fs::chown(dir.path(), Some(12345), None).unwrap_or_else(|e| panic!("{e}"));
-        let err = store
-            .save(&key(), &credential())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            err.contains("cache directory belongs to another user"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn temp_files_of_crashed_writers_are_cleaned_up() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = FileStore::new(dir.path());
-        let stale = dir.path().join(".ack-ram-tool-crashed.tmp");
-        let recent = dir.path().join(".ack-ram-tool-writing.tmp");
-        fs::write(&stale, "{").unwrap_or_else(|e| panic!("{e}"));
-        fs::write(&recent, "{").unwrap_or_else(|e| panic!("{e}"));
-        let old = SystemTime::now() - Duration::from_secs(3600);
-        fs::File::options()
-            .write(true)
-            .open(&stale)
-            .and_then(|f| f.set_modified(old))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(store.save(&key(), &credential()), Ok(()));
-        assert!(!stale.exists(), "stale temp file removed");
-        assert!(
-            recent.exists(),
-            "a temp file that may still be written is left alone"
-        );
-    }
-
-    #[test]
-    fn list_and_clear_by_cluster() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = FileStore::new(dir.path());
-        assert_eq!(store.list(), Ok(Vec::new()));
-        assert_eq!(store.save(&key(), &credential()), Ok(()));
-        let other = CacheKey {
-            cluster_id: ClusterId::parse("c9").unwrap_or_else(|e| panic!("{e}")),
-            api_version: ApiVersion::V1,
-            identity: IdentityInputs {
-                role_arn: "r".into(),
-                ..IdentityInputs::default()
-            },
-        };
-        assert_eq!(store.save(&other, &credential()), Ok(()));
-        fs::write(
-            dir.path().join("c5-exec-auth-credential-v1.keyring.json"),
-            "{}",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        fs::write(dir.path().join("unrelated.json"), "{}").unwrap_or_else(|e| panic!("{e}"));
-        let listed = store.list().unwrap_or_default();
-        assert_eq!(listed.len(), 2);
-        assert_eq!(
-            (listed[0].cluster_id.as_str(), listed[0].api_version),
-            ("c1234", ApiVersion::V1Beta1)
-        );
-        assert_eq!(listed[0].store, StoreKind::File);
-        assert_eq!(listed[0].expiration, Some(credential().expiration));
-        assert_eq!(listed[1].identity.as_deref().map(str::len), Some(40));
-        let c9 = ClusterId::parse("c9").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(store.clear(Some(&c9)), Ok(1));
-        assert_eq!(store.list().map(|l| l.len()), Ok(1));
-        assert_eq!(store.clear(None), Ok(1));
-        assert!(dir.path().join("unrelated.json").exists());
-    }
-}
+mod tests;

@@ -9,10 +9,15 @@
 //! - the private key PEM lives in the keychain under service [`SERVICE`] and account
 //!   `credential:<cache file name>` (chunk 0), `credential:<cache file name>:<n>` (chunk n),
 //!   through [`Chunks`];
-//! - everything else (expiration, certificate, chunk count, SHA-256 of the key) lives in a
-//!   metadata file next to where the file store would write ([`metadata`]), so freshness needs
-//!   no keychain round trip and the Go tool, which reads exact names, never mistakes it for its
-//!   own cache file.
+//! - everything else (expiration, certificate, chunk count, SHA-256 of the key, the identity
+//!   it was issued to) lives in a metadata file next to where the file store would write
+//!   ([`metadata`]), so freshness needs no keychain round trip and the Go tool, which reads
+//!   exact names, never mistakes it for its own cache file.
+//!
+//! Entries are bound to the identity the environment selects ([`super::identity`]): the default
+//! identity's entry keeps the Go name (`credential:<cache file name>`), any other identity's
+//! lives under its own name (`<Go name>.id-<fingerprint>`), and a metadata file naming another
+//! identity is a miss. Metadata written before bindings names none and is served.
 //!
 //! What kubelogin's users ran into shaped the rest: an entry is written only when its content
 //! changed (read, compare, then write: keychains prompt, sync or log on writes), a metadata file
@@ -27,7 +32,10 @@
 pub mod metadata;
 
 use super::StoreKind;
-use super::dir::{self, CacheDir, CacheFileName, ListedEntry, read_cache_file, write_atomically};
+use super::dir::{
+    self, CacheDir, CacheFileName, EntryLifetime, ListedEntry, read_cache_file, write_atomically,
+    written_at,
+};
 use super::file::FileStore;
 use crate::http::error_chain;
 use crate::keychain::{self, Backend, Chunks, KeychainError, SERVICE, Vault};
@@ -98,12 +106,12 @@ impl KeyringStore {
 
     /// The metadata file of `key`.
     pub fn metadata_path(&self, key: &CacheKey) -> PathBuf {
-        self.dir.join(&metadata_file_name(&key.file_name()))
+        self.dir.join(&metadata_file_name(&entry_file_name(key)))
     }
 
     /// The keychain account of chunk 0 of `key`'s private key.
     pub fn account(key: &CacheKey) -> String {
-        account_for_file(&key.file_name())
+        account_for_file(&entry_file_name(key))
     }
 
     /// How many keychain entries this store has written since it was made (unchanged content
@@ -119,11 +127,17 @@ impl KeyringStore {
         let Some(metadata) = self.read_metadata(&path)? else {
             return Ok(None);
         };
-        if metadata.cache_file != key.file_name()
+        if metadata.cache_file != entry_file_name(key)
             || metadata.cluster_id != key.cluster_id
             || metadata.api_version != key.api_version
         {
             tracing::debug!(path = %path.display(), "keyring cache miss: the metadata file belongs to another entry");
+            return Ok(None);
+        }
+        if let Some(selected) = &metadata.selected
+            && selected.fingerprint != key.identity.selected.fingerprint
+        {
+            tracing::debug!(path = %path.display(), stored = %selected.label, current = %key.identity.selected.label, "keyring cache miss: issued to another identity");
             return Ok(None);
         }
         if metadata.backend != self.backend().id() {
@@ -160,7 +174,7 @@ impl KeyringStore {
     /// Removes `key`'s keychain entries and metadata file. `true` when anything was there.
     pub fn delete(&self, key: &CacheKey) -> Result<bool, StoreError> {
         let known = self.load_metadata(key)?.map_or(1, |m| m.chunks);
-        self.delete_file_entry(&key.file_name(), known)
+        self.delete_file_entry(&entry_file_name(key), known)
     }
 
     /// Removes a listed entry (for `cache clear`, which has no [`CacheKey`]: the identity part
@@ -219,13 +233,22 @@ impl KeyringStore {
                 continue;
             }
             let listed = self.read_metadata(&path)?.and_then(|m| {
-                let parsed = CacheFileName::parse(&m.cache_file)?;
-                (metadata_file_name(&m.cache_file) == name).then(|| ListedEntry {
+                let (parsed, fingerprint) = CacheFileName::parse_entry(&m.cache_file)?;
+                // An identity's own entry must name that identity.
+                let named = fingerprint
+                    .is_none_or(|f| m.selected.as_ref().is_some_and(|s| s.fingerprint == f));
+                (named && metadata_file_name(&m.cache_file) == name).then(|| ListedEntry {
                     store: StoreKind::Keyring,
                     cluster_id: m.cluster_id,
                     api_version: m.api_version,
                     identity: parsed.identity,
+                    bound_to: m.selected,
                     expiration: Some(m.expiration),
+                    lifetime: EntryLifetime::of(
+                        m.expiration,
+                        written_at(&path),
+                        &m.client_certificate_pem,
+                    ),
                     cache_file: m.cache_file,
                     path: path.clone(),
                     backend: Some(m.backend),
@@ -235,6 +258,17 @@ impl KeyringStore {
             found.push((name, listed));
         }
         Ok(found)
+    }
+}
+
+/// The name this store keeps `key`'s entry under (its metadata file and keychain account derive
+/// from it): the Go name for the default identity, so entries written before bindings stay
+/// where they are, and the identity's own name otherwise.
+pub fn entry_file_name(key: &CacheKey) -> String {
+    if key.identity.selected.is_default() {
+        key.file_name()
+    } else {
+        key.scoped_file_name()
     }
 }
 

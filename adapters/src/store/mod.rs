@@ -4,15 +4,17 @@
 //!
 //! The one interface the commands use: [`StoreKind`] parses `--cache-store`, [`open`] gives the
 //! store for one entry (deciding `auto` here), and [`list`] and [`clear`] see every store of a
-//! cache directory as [`ListedEntry`] values.
+//! cache directory as [`ListedEntry`] values. Both stores bind each entry to the identity the
+//! environment selects ([`identity`]).
 
 pub mod dir;
 pub mod file;
+pub mod identity;
 pub mod keyring;
 pub mod lock;
 pub mod none;
 
-pub use dir::{CacheDir, CacheFileName, ListedEntry};
+pub use dir::{CacheDir, CacheFileName, EntryLifetime, LifetimeBasis, ListedEntry};
 pub use file::FileStore;
 pub use keyring::KeyringStore;
 pub use none::NoStore;
@@ -114,13 +116,14 @@ pub fn open(
         StoreKind::Keyring => keyring(),
         StoreKind::None => Box::new(NoStore),
         StoreKind::Auto => {
-            let name = key.file_name();
             if dir
-                .join(&keyring::metadata::metadata_file_name(&name))
+                .join(&keyring::metadata::metadata_file_name(
+                    &keyring::entry_file_name(key),
+                ))
                 .is_file()
             {
                 keyring()
-            } else if dir.join(&name).is_file() {
+            } else if dir.join(&key.file_name()).is_file() {
                 file()
             } else {
                 match keychain::probe(&ctx.vault(), DEFAULT_PROBE_TIMEOUT) {

@@ -106,6 +106,32 @@ fn auto_follows_existing_entries_then_the_probe() {
         "an existing keychain entry decides"
     );
     assert_eq!(untouched.operations(), 0, "no probe when an entry exists");
+
+    // An identity the environment selects has its keyring entry under its own name: that one
+    // decides too, so its hits never probe.
+    let env: Environment = [("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI5tAccessKeyNumberOne")]
+        .into_iter()
+        .collect();
+    let bound = CacheKey {
+        identity: IdentityInputs {
+            selected: identity::select(&env, crate::sources::CredentialType::Auto),
+            ..IdentityInputs::default()
+        },
+        ..key("c2", "")
+    };
+    let metadata = KeyringStore::in_dir(dir.clone(), untouched.clone()).metadata_path(&bound);
+    assert_ne!(
+        metadata.file_name(),
+        KeyringStore::in_dir(dir.clone(), untouched.clone())
+            .metadata_path(&key("c2", ""))
+            .file_name()
+    );
+    std::fs::write(&metadata, "{}").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        open(StoreKind::Auto, &ctx(&untouched), &dir, &bound).name(),
+        "keyring"
+    );
+    assert_eq!(untouched.operations(), 0, "no probe for it either");
 }
 
 #[test]

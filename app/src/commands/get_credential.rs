@@ -232,6 +232,7 @@ fn report(
         Origin::Cache => tracing::debug!(
             store = store.name(),
             dir = %plan.cache_dir.display(),
+            identity = %plan.request.key.identity.selected.label,
             expires,
             minutes_left = (served.credential.expiration - now).num_minutes(),
             "served the cached certificate"
@@ -250,7 +251,11 @@ fn report(
                 tracing::warn!("refreshed without the cross-process lock: {e}");
             }
             match store_error {
-                None => tracing::debug!(expires, "issued and cached a new certificate"),
+                None => tracing::debug!(
+                    expires,
+                    identity = %plan.request.key.identity.selected.label,
+                    "issued and cached a new certificate"
+                ),
                 // Same cause as the warning already printed when reading the cache.
                 Some(e) if Some(e.to_string().as_str()) == already_warned => {}
                 Some(e) => tracing::warn!(

@@ -7,6 +7,10 @@
 //! it and the plugin then reads the default file), and it does not bake in values that came
 //! from the environment or the config file (`ACK_RAM_TOOL_*`, `ALIBABA_CLOUD_STS_ENDPOINT`):
 //! those are read again when the plugin runs, so the kubeconfig does not freeze them.
+//!
+//! With `--merge` the result goes into the kubeconfig kubectl uses instead ([`merge`]).
+
+mod merge;
 
 use crate::cli::{GetKubeconfigArgs, GlobalArgs, KubeconfigMode as Mode};
 use crate::config::Settings;
@@ -104,20 +108,67 @@ fn switch(out: &mut Vec<String>, name: &str, on: Option<bool>) {
     }
 }
 
-/// Runs the command: prints (or writes) the kubeconfig.
+/// Runs the command: prints (or writes) the kubeconfig, or merges it (`--merge`).
 pub fn run(
     args: &GetKubeconfigArgs,
     global: &GlobalArgs,
     settings: &Settings,
     env: &Environment,
 ) -> Result<(), AppError> {
-    let cluster_id = &args.cluster_id;
-    let lifetime = args.expiration;
-    let api_version = args.api_version;
-    let mode = args.mode;
+    if args.merge == Some(true) {
+        return merge::run(args, global, settings, env);
+    }
+    // `--merge=false` with a flag that only means something with --merge.
+    if args.kubeconfig.is_some()
+        || args.context_name.is_some()
+        || args.set_context.is_some()
+        || args.all_clusters.is_some()
+    {
+        return Err(AppError::InvalidInput {
+            flag: "--merge",
+            message: "--kubeconfig, --set-context, --context-name and --all-clusters need --merge"
+                .into(),
+        });
+    }
+    let cluster_id = match args.cluster_id.as_slice() {
+        [one] => one,
+        _ => {
+            return Err(AppError::InvalidInput {
+                flag: "--cluster-id",
+                message: "give one cluster id, or add --merge to merge several into a kubeconfig"
+                    .into(),
+            });
+        }
+    };
     let endpoint = wiring::cs_endpoint(settings)?;
     wiring::warn_if_cleartext(&endpoint, "ACK endpoint");
     let session = wiring::session(settings, args.role_arn.as_deref(), env)?;
+    let credentials = session.credentials().map_err(|e| match e {
+        AppError::Credentials(e) => AppError::GetCredential {
+            cluster: cluster_id.clone(),
+            error: Box::new(GetCredentialError::Credentials(e)),
+        },
+        other => other,
+    })?;
+    let ack = AckClient::new(session.client.clone(), endpoint, session.ctx.clock());
+    let yaml = fetch(args, global, &session, &ack, &credentials, cluster_id)?;
+    match &args.output {
+        Some(path) => write_file(path, &yaml),
+        None => crate::output::print(&yaml),
+    }
+}
+
+/// One ACK call: the kubeconfig of `cluster_id` with its users rewritten to run this plugin.
+fn fetch(
+    args: &GetKubeconfigArgs,
+    global: &GlobalArgs,
+    session: &wiring::Session,
+    ack: &AckClient,
+    credentials: &ack_ram_domain::AccessCredentials,
+    cluster_id: &ClusterId,
+) -> Result<String, AppError> {
+    let lifetime = args.expiration;
+    let api_version = args.api_version;
     let request = IssueRequest {
         cluster_id: cluster_id.clone(),
         lifetime,
@@ -127,32 +178,23 @@ pub fn run(
         cluster: cluster_id.clone(),
         error: Box::new(error),
     };
-    let credentials = session.credentials().map_err(|e| match e {
-        AppError::Credentials(e) => failed(GetCredentialError::Credentials(e)),
-        other => other,
-    })?;
-    let ack = AckClient::new(session.client.clone(), endpoint, session.ctx.clock());
     let body = session
         .runtime
-        .block_on(ack.describe_user_kubeconfig(&request, &credentials))
+        .block_on(ack.describe_user_kubeconfig(&request, credentials))
         .map_err(|e| failed(GetCredentialError::Issue(e)))?;
     let answer =
         parse_kubeconfig_answer(&body).map_err(|e| failed(GetCredentialError::Issue(e)))?;
     let exec = ExecSpec {
         command: "ack-ram-tool".into(),
-        args: exec_args(args, global, mode, cluster_id, api_version, lifetime),
+        args: exec_args(args, global, args.mode, cluster_id, api_version, lifetime),
         api_version: api_version.group_version().into(),
         provide_cluster_info: false,
     };
-    let yaml = rewrite(answer.config.expose(), &exec).map_err(|e| {
+    rewrite(answer.config.expose(), &exec).map_err(|e| {
         failed(GetCredentialError::Issue(
             ack_ram_domain::ports::IssueError::InvalidResponse(e.to_string()),
         ))
-    })?;
-    match &args.output {
-        Some(path) => write_file(path, &yaml),
-        None => crate::output::print(&yaml),
-    }
+    })
 }
 
 /// Writes atomically (temp file in the same directory, fsync, rename) with mode 0600.
@@ -199,7 +241,7 @@ mod tests {
             &args,
             &global,
             mode,
-            &args.cluster_id,
+            &args.cluster_id[0],
             ApiVersion::V1Beta1,
             args.expiration,
         )

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod cache;
+pub mod doctor;
 pub mod export_credentials;
 pub mod get_credential;
 pub mod get_kubeconfig;

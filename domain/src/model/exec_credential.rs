@@ -4,8 +4,12 @@
 //! order `kind`, `apiVersion`, `spec`, `status`), so a cache directory can be shared with the Go
 //! tool in both directions. Reading is forgiving in one way only: any file that does not hold a
 //! usable credential is reported as an error the caller treats as a cache miss, never a panic.
+//!
+//! An identity's own entry (`<Go name>.id-<fingerprint>`, which the Go tool never reads) is the
+//! same document with one more top-level member, `ackRamTool`, naming the identity it was issued
+//! to ([`ExecCredential::to_json_bound`]). Go's decoder would ignore it too; it is never printed.
 
-use super::{ApiVersion, ClusterCredential, Secret};
+use super::{ApiVersion, ClusterCredential, IdentityFingerprint, Secret, SelectedIdentity};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +37,19 @@ pub enum CachedCredentialError {
     NoCertificate,
 }
 
+/// A cache file's credential, and the identity it was issued to when the file says so (our own
+/// entries do; the Go tool's files and the Go-named copies we write do not).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedEntry {
+    /// The certificate, key and expiry.
+    pub credential: ClusterCredential,
+    /// The identity recorded in the `ackRamTool` member, if any.
+    pub selected: Option<SelectedIdentity>,
+}
+
+/// Longest identity label accepted from a file.
+const MAX_LABEL_CHARS: usize = 64;
+
 #[derive(Serialize)]
 struct Wire<'a> {
     kind: &'static str,
@@ -40,6 +57,19 @@ struct Wire<'a> {
     api_version: &'static str,
     spec: WireSpec,
     status: WireStatus<'a>,
+    #[serde(rename = "ackRamTool", skip_serializing_if = "Option::is_none")]
+    extension: Option<WireExtension<'a>>,
+}
+
+#[derive(Serialize)]
+struct WireExtension<'a> {
+    identity: WireIdentity<'a>,
+}
+
+#[derive(Serialize)]
+struct WireIdentity<'a> {
+    fingerprint: &'a str,
+    label: &'a str,
 }
 
 #[derive(Serialize)]
@@ -60,6 +90,8 @@ struct WireStatus<'a> {
 #[derive(Deserialize)]
 struct LenientWire {
     status: Option<LenientStatus>,
+    #[serde(rename = "ackRamTool", default)]
+    extension: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +115,21 @@ impl ExecCredential {
 
     /// The JSON document, without a trailing newline (the cache file form). Add `\n` for stdout.
     pub fn to_json(&self) -> String {
+        self.render(None)
+    }
+
+    /// The document of an identity's own entry: [`Self::to_json`] plus the `ackRamTool` member
+    /// naming `selected`. For files only; what is printed never carries it.
+    pub fn to_json_bound(&self, selected: &SelectedIdentity) -> String {
+        self.render(Some(WireExtension {
+            identity: WireIdentity {
+                fingerprint: selected.fingerprint.as_str(),
+                label: &selected.label,
+            },
+        }))
+    }
+
+    fn render(&self, extension: Option<WireExtension<'_>>) -> String {
         let wire = Wire {
             kind: "ExecCredential",
             api_version: self.api_version.group_version(),
@@ -95,6 +142,7 @@ impl ExecCredential {
                 client_certificate_data: &self.credential.client_certificate_pem,
                 client_key_data: self.credential.client_key_pem.expose(),
             },
+            extension,
         };
         let mut out = Vec::with_capacity(
             256 + self.credential.client_certificate_pem.len()
@@ -153,8 +201,16 @@ impl ExecCredential {
     /// Go tool does not check them either); the output is always re-rendered in the caller's
     /// version.
     pub fn parse_cached(bytes: &[u8]) -> Result<ClusterCredential, CachedCredentialError> {
+        Self::parse_cached_entry(bytes).map(|entry| entry.credential)
+    }
+
+    /// [`Self::parse_cached`], also reading the identity our own entries record. A malformed
+    /// `ackRamTool` member is no identity (the caller treats the file as not bound to the
+    /// current one), never an error.
+    pub fn parse_cached_entry(bytes: &[u8]) -> Result<CachedEntry, CachedCredentialError> {
         let wire: LenientWire = serde_json::from_slice(bytes)
             .map_err(|e| CachedCredentialError::Json(e.to_string()))?;
+        let selected = wire.extension.as_ref().and_then(identity_of);
         let status = wire.status.ok_or(CachedCredentialError::NoStatus)?;
         let raw_expiration = status
             .expiration_timestamp
@@ -163,16 +219,31 @@ impl ExecCredential {
             .map_err(|_| CachedCredentialError::BadExpiration(raw_expiration.clone()))?
             .with_timezone(&Utc);
         match (status.client_certificate_data, status.client_key_data) {
-            (Some(cert), Some(key)) if !cert.is_empty() && !key.is_empty() => {
-                Ok(ClusterCredential {
+            (Some(cert), Some(key)) if !cert.is_empty() && !key.is_empty() => Ok(CachedEntry {
+                credential: ClusterCredential {
                     client_certificate_pem: cert,
                     client_key_pem: Secret::new(key),
                     expiration,
-                })
-            }
+                },
+                selected,
+            }),
             _ => Err(CachedCredentialError::NoCertificate),
         }
     }
+}
+
+/// The identity in an `ackRamTool` member: a well-formed fingerprint and a short, printable
+/// label (or `None`).
+fn identity_of(extension: &serde_json::Value) -> Option<SelectedIdentity> {
+    let identity = extension.get("identity")?;
+    let fingerprint = IdentityFingerprint::parse(identity.get("fingerprint")?.as_str()?)?;
+    let label = identity.get("label")?.as_str()?;
+    let printable =
+        label.chars().count() <= MAX_LABEL_CHARS && !label.chars().any(char::is_control);
+    printable.then(|| SelectedIdentity {
+        fingerprint,
+        label: label.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -261,6 +332,58 @@ mod tests {
             let got = ExecCredential::parse_cached(doc.as_bytes());
             let got = format!("{got:?}");
             assert!(got.contains(want), "{doc}: {got}");
+        }
+    }
+
+    #[test]
+    fn an_identity_entry_adds_one_member_and_reads_it_back() {
+        let selected = SelectedIdentity {
+            fingerprint: IdentityFingerprint::parse("0123456789abcdef")
+                .unwrap_or_else(|| panic!("valid")),
+            label: "env:LTAI…abcd".into(),
+        };
+        let exec = ExecCredential::new(ApiVersion::V1Beta1, sample());
+        let plain = exec.to_json();
+        let bound = exec.to_json_bound(&selected);
+        let head = plain.strip_suffix("\n}").unwrap_or_default();
+        assert_eq!(
+            bound,
+            format!(
+                "{head},\n \"ackRamTool\": {{\n  \"identity\": {{\n   \"fingerprint\": \"0123456789abcdef\",\n   \"label\": \"env:LTAI…abcd\"\n  }}\n }}\n}}"
+            ),
+            "the Go document, then the member"
+        );
+        assert_eq!(
+            ExecCredential::parse_cached_entry(bound.as_bytes()),
+            Ok(CachedEntry {
+                credential: sample(),
+                selected: Some(selected.clone())
+            })
+        );
+        assert_eq!(ExecCredential::parse_cached(bound.as_bytes()), Ok(sample()));
+        assert_eq!(
+            ExecCredential::parse_cached_entry(plain.as_bytes()).map(|e| e.selected),
+            Ok(None),
+            "a Go document names no identity"
+        );
+        // A malformed member names no identity, and costs nothing else.
+        for member in [
+            r#"null"#,
+            r#"5"#,
+            r#"{"identity": "x"}"#,
+            r#"{"identity": {"fingerprint": "0123", "label": "x"}}"#,
+            r#"{"identity": {"fingerprint": "0123456789abcdef"}}"#,
+            r#"{"identity": {"fingerprint": "0123456789abcdef", "label": "a\u0007b"}}"#,
+        ] {
+            let doc = format!("{head},\n \"ackRamTool\": {member}\n}}");
+            assert_eq!(
+                ExecCredential::parse_cached_entry(doc.as_bytes()),
+                Ok(CachedEntry {
+                    credential: sample(),
+                    selected: None
+                }),
+                "{member}"
+            );
         }
     }
 

@@ -11,10 +11,13 @@ mod region_id;
 mod secret;
 
 pub use api_version::{ApiVersion, ApiVersionError};
-pub use cache_key::{CacheKey, IdentityInputs};
+pub use cache_key::{
+    BINDING_SUFFIX, CacheKey, IdentityFingerprint, IdentityInputs, SCOPED_INFIX, SelectedIdentity,
+    binding_file_name, scoped_file_name, split_scoped_file_name,
+};
 pub use cluster_id::{ClusterId, ClusterIdError};
 pub use credentials::{AccessCredentials, ClusterCredential};
-pub use exec_credential::{CachedCredentialError, ExecCredential};
+pub use exec_credential::{CachedCredentialError, CachedEntry, ExecCredential};
 pub use lifetime::{CertificateLifetime, LifetimeError};
 pub use region_id::{RegionId, RegionIdError};
 pub use secret::Secret;

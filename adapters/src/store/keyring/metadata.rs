@@ -1,12 +1,16 @@
 //! The keyring store's metadata files: the non-secret half of a cached credential.
 //!
 //! `<cache file name without .json>.keyring.json`, next to where the file store would write:
-//! expiration, certificate, and where the key is ([`Manifest`]: chunk count, length, SHA-256).
+//! expiration, certificate, where the key is ([`Manifest`]: chunk count, length, SHA-256), and
+//! the identity it was issued to (`identity`: fingerprint and label; absent in files written
+//! before bindings, which older versions still read since the member is optional).
 //! Freshness is decided from this file alone, without a keychain round trip. It is read from a
 //! directory others may write to (a torn write, another version, a hand edit), so anything that
 //! does not validate is a miss.
 
+use super::entry_file_name;
 use crate::keychain::{Backend, Manifest, SERVICE};
+use ack_ram_domain::model::{IdentityFingerprint, SelectedIdentity, split_scoped_file_name};
 use ack_ram_domain::{ApiVersion, CacheKey, ClusterCredential, ClusterId};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -39,6 +43,8 @@ pub struct Metadata {
     /// Lower-case hex SHA-256 of the private key PEM.
     pub key_sha256: String,
     pub(super) key_bytes: usize,
+    /// The identity the certificate was issued to; `None` in files written before bindings.
+    pub selected: Option<SelectedIdentity>,
 }
 
 impl Metadata {
@@ -66,7 +72,7 @@ impl Metadata {
         backend: Backend,
         manifest: Manifest,
     ) -> Result<Vec<u8>, serde_json::Error> {
-        let file = key.file_name();
+        let file = entry_file_name(key);
         let wire = MetadataWire {
             format: METADATA_FORMAT,
             cluster_id: key.cluster_id.to_string(),
@@ -84,6 +90,10 @@ impl Metadata {
                 sha256: manifest.sha256,
             },
             cache_file: file,
+            identity: Some(IdentityWire {
+                fingerprint: key.identity.selected.fingerprint.to_string(),
+                label: key.identity.selected.label.clone(),
+            }),
         };
         serde_json::to_vec_pretty(&wire)
     }
@@ -103,6 +113,14 @@ pub(super) struct MetadataWire {
     #[serde(rename = "clientCertificateData")]
     client_certificate_data: String,
     key: KeyRefWire,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity: Option<IdentityWire>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IdentityWire {
+    fingerprint: String,
+    label: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -137,6 +155,22 @@ impl MetadataWire {
         if self.key.account != account_for_file(&self.cache_file) {
             return Err("the key account does not belong to the cache file".into());
         }
+        let selected = match self.identity {
+            None => None,
+            Some(identity) => {
+                let fingerprint = IdentityFingerprint::parse(&identity.fingerprint)
+                    .ok_or("malformed identity fingerprint")?;
+                if identity.label.chars().count() > 64
+                    || identity.label.chars().any(char::is_control)
+                {
+                    return Err("malformed identity label".into());
+                }
+                Some(SelectedIdentity {
+                    fingerprint,
+                    label: identity.label,
+                })
+            }
+        };
         let metadata = Metadata {
             cluster_id,
             api_version,
@@ -148,6 +182,7 @@ impl MetadataWire {
             chunks: self.key.chunks,
             key_sha256: self.key.sha256,
             key_bytes: self.key.bytes,
+            selected,
         };
         if !metadata.manifest().plausible() {
             return Err("implausible chunk count, size or fingerprint".into());
@@ -161,7 +196,9 @@ pub fn account_for_file(file: &str) -> String {
     format!("{ACCOUNT_PREFIX}{file}")
 }
 
-/// The metadata file name for the Go tool's cache file name `file`.
+/// The metadata file name for the entry name `file`: the Go tool's cache file name
+/// (`<stem>.json` -> `<stem>.keyring.json`) or an identity's own (`<Go name>.id-<fingerprint>`
+/// -> `<Go name>.id-<fingerprint>.keyring.json`).
 pub fn metadata_file_name(file: &str) -> String {
     format!(
         "{}{METADATA_SUFFIX}",
@@ -169,9 +206,12 @@ pub fn metadata_file_name(file: &str) -> String {
     )
 }
 
-/// The Go tool's cache file name a metadata file name stands for.
+/// The entry name a metadata file name stands for (the inverse of [`metadata_file_name`]).
 pub(super) fn cache_file_name(metadata_file: &str) -> Option<String> {
-    metadata_file
-        .strip_suffix(METADATA_SUFFIX)
-        .map(|stem| format!("{stem}.json"))
+    let stem = metadata_file.strip_suffix(METADATA_SUFFIX)?;
+    Some(if split_scoped_file_name(stem).is_some() {
+        stem.to_owned()
+    } else {
+        format!("{stem}.json")
+    })
 }

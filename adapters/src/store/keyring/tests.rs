@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::keychain::{MemoryVault, UnavailableReason, chunk_account};
+use ack_ram_domain::model::SelectedIdentity;
 use ack_ram_domain::{ApiVersion, IdentityInputs, Secret};
 use chrono::{DateTime, Utc};
 use std::fs;
@@ -49,6 +50,15 @@ fn names_follow_the_documented_layout() {
     assert_eq!(
         cache_file_name("c1234-exec-auth-credential-v1beta1.keyring.json").as_deref(),
         Some("c1234-exec-auth-credential-v1beta1.json")
+    );
+    let own = "c1234-exec-auth-credential-v1beta1.json.id-0123456789abcdef";
+    assert_eq!(
+        metadata_file_name(own),
+        "c1234-exec-auth-credential-v1beta1.json.id-0123456789abcdef.keyring.json"
+    );
+    assert_eq!(
+        cache_file_name(&metadata_file_name(own)).as_deref(),
+        Some(own)
     );
 }
 
@@ -259,4 +269,96 @@ fn lists_deletes_and_clears_by_cluster() {
     assert_eq!(store.clear(None), Ok(1));
     assert!(vault.entries().is_empty());
     assert_eq!(fs::read_dir(store.dir()).map(|d| d.count()).unwrap_or(9), 0);
+}
+
+fn bound(cluster: &str, access_key_id: &str) -> CacheKey {
+    let env: crate::env::Environment = [("ALIBABA_CLOUD_ACCESS_KEY_ID", access_key_id)]
+        .into_iter()
+        .collect();
+    CacheKey {
+        identity: IdentityInputs {
+            selected: super::super::identity::select(&env, crate::sources::CredentialType::Auto),
+            ..IdentityInputs::default()
+        },
+        ..key(cluster, "")
+    }
+}
+
+#[test]
+fn each_identity_has_its_own_entry_and_never_reads_anothers() {
+    let (_home, vault, store) = store();
+    let (a, b) = (
+        bound("c1234", "LTAI5tAccessKeyNumberOne"),
+        bound("c1234", "LTAI5tAccessKeyNumberTwo"),
+    );
+    let default = key("c1234", "");
+    assert_eq!(a.file_name(), default.file_name());
+    // The default identity keeps the Go name; the others have their own.
+    assert_eq!(
+        KeyringStore::account(&default),
+        "credential:c1234-exec-auth-credential-v1beta1.json"
+    );
+    assert_eq!(
+        KeyringStore::account(&a),
+        format!(
+            "credential:c1234-exec-auth-credential-v1beta1.json.id-{}",
+            a.identity.selected.fingerprint
+        )
+    );
+    assert_eq!(store.save(&a, &credential("A")), Ok(()));
+    assert_eq!(store.load(&b), Ok(None));
+    assert_eq!(store.load(&default), Ok(None));
+    assert_eq!(store.save(&b, &credential("B")), Ok(()));
+    assert_eq!(store.save(&default, &credential("D")), Ok(()));
+    for (k, body) in [(&a, "A"), (&b, "B"), (&default, "D")] {
+        assert_eq!(store.load(k), Ok(Some(credential(body))), "{body}");
+    }
+    let listed = store.list().unwrap_or_default();
+    let mut labels: Vec<_> = listed
+        .iter()
+        .map(|e| {
+            e.bound_to
+                .as_ref()
+                .map(|s| s.label.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    labels.sort();
+    assert_eq!(labels, ["default", "env:LTAI…rOne", "env:LTAI…rTwo"]);
+    assert!(listed.iter().all(|e| e.lifetime.is_some()));
+    let text: String = fs::read_dir(store.dir())
+        .map(|d| {
+            d.filter_map(|e| fs::read_to_string(e.ok()?.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!text.contains("LTAI5tAccessKey"), "{text}");
+    assert_eq!(store.clear(None), Ok(3));
+    assert!(vault.entries().is_empty());
+}
+
+#[test]
+fn metadata_naming_another_identity_is_a_miss_and_metadata_naming_none_is_served() {
+    let (_home, _vault, store) = store();
+    let k = key("c1234", "");
+    assert_eq!(store.save(&k, &credential("K")), Ok(()));
+    let path = store.metadata_path(&k);
+    let written = fs::read_to_string(&path).unwrap_or_default();
+    let mut doc: serde_json::Value = serde_json::from_str(&written).unwrap_or_default();
+    assert_eq!(
+        doc["identity"]["fingerprint"],
+        SelectedIdentity::DEFAULT_FINGERPRINT
+    );
+    // Claimed by another identity: a miss.
+    doc["identity"]["fingerprint"] = "0123456789abcdef".into();
+    fs::write(&path, doc.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.load(&k), Ok(None));
+    // Written before bindings (no `identity`): served, like the Go tool's files.
+    doc.as_object_mut().map(|o| o.remove("identity"));
+    fs::write(&path, doc.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.load(&k), Ok(Some(credential("K"))));
+    // A malformed one: not ours.
+    doc["identity"] = serde_json::json!({"fingerprint": "../x", "label": "x"});
+    fs::write(&path, doc.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.load(&k), Ok(None));
 }
