@@ -42,6 +42,18 @@ impl AckClient {
         }
     }
 
+    /// Why a request got no answer: a refused redirect, or a transport failure.
+    fn send_error(&self, error: &reqwest::Error) -> IssueError {
+        match crate::http::redirect_refused(error) {
+            Some(refused) => IssueError::Redirected {
+                endpoint: self.endpoint.to_string(),
+                status: refused.status,
+                location_host: refused.host.clone(),
+            },
+            None => self.transport(error_chain(error)),
+        }
+    }
+
     fn transport(&self, message: String) -> IssueError {
         IssueError::Transport {
             endpoint: self.endpoint.to_string(),
@@ -137,18 +149,7 @@ impl AckClient {
             sts = credentials.security_token.is_some(),
             "calling {action}"
         );
-        let response =
-            builder
-                .send()
-                .await
-                .map_err(|e| match crate::http::redirect_refused(&e) {
-                    Some(refused) => IssueError::Redirected {
-                        endpoint: self.endpoint.to_string(),
-                        status: refused.status,
-                        location_host: refused.host.clone(),
-                    },
-                    None => self.transport(error_chain(&e)),
-                })?;
+        let response = builder.send().await.map_err(|e| self.send_error(&e))?;
         let answer = read_answer(response, MAX_RESPONSE_BYTES)
             .await
             .map_err(|e| match e {
@@ -251,14 +252,7 @@ impl AckClient {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| match crate::http::redirect_refused(&e) {
-                Some(refused) => IssueError::Redirected {
-                    endpoint: self.endpoint.to_string(),
-                    status: refused.status,
-                    location_host: refused.host.clone(),
-                },
-                None => self.transport(error_chain(&e)),
-            })?;
+            .map_err(|e| self.send_error(&e))?;
         let status = response.status().as_u16();
         let server_date = response
             .headers()

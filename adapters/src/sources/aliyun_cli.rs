@@ -136,15 +136,7 @@ pub fn load(
     env_profile: Option<&str>,
     default_session_name: &str,
 ) -> Result<LoadedProfile, ProviderError> {
-    let text = fs
-        .read_to_string(path, caps::ALIYUN_CONFIG, Symlinks::Follow)
-        .map_err(|e| failed(e.to_string()))?;
-    let config: ConfigFile = serde_json::from_str(&text).map_err(|e| {
-        failed(format!(
-            "{} is not a valid aliyun CLI config: {e}",
-            path.display()
-        ))
-    })?;
+    let config = read_config(fs, path)?;
     let name = profile_name
         .or(env_profile)
         .or(config.current.as_deref().filter(|c| !c.is_empty()))
@@ -172,6 +164,19 @@ pub fn load(
     Ok(LoadedProfile { spec, origin })
 }
 
+/// Reads and parses a `config.json` (capped, non-blocking).
+fn read_config(fs: &dyn Fs, path: &Path) -> Result<ConfigFile, ProviderError> {
+    let text = fs
+        .read_to_string(path, caps::ALIYUN_CONFIG, Symlinks::Follow)
+        .map_err(|e| failed(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        failed(format!(
+            "{} is not a valid aliyun CLI config: {e}",
+            path.display()
+        ))
+    })
+}
+
 /// Reads `path` again and returns its profile `name` as it is now (after another process may
 /// have refreshed it).
 pub(crate) fn read_profile(
@@ -179,15 +184,7 @@ pub(crate) fn read_profile(
     path: &Path,
     name: &str,
 ) -> Result<CliProfile, ProviderError> {
-    let text = fs
-        .read_to_string(path, caps::ALIYUN_CONFIG, Symlinks::Follow)
-        .map_err(|e| failed(e.to_string()))?;
-    let config: ConfigFile = serde_json::from_str(&text).map_err(|e| {
-        failed(format!(
-            "{} is not a valid aliyun CLI config: {e}",
-            path.display()
-        ))
-    })?;
+    let config = read_config(fs, path)?;
     find(&config.profiles, name).cloned().ok_or_else(|| {
         failed(format!(
             "{} has no profile {name:?} any more",
