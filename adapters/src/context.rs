@@ -104,7 +104,8 @@ impl fmt::Debug for Context {
 
 impl Context {
     /// The real world: the process's environment snapshot `env`, the real file system and
-    /// clock, the runtime's timer, and an HTTP client built from `http_settings` on first use.
+    /// clock, the runtime's timer, and an HTTP client built from `http_settings` (with the
+    /// proxy rules of `env`) on first use.
     /// The home directory is `$HOME` from `env`.
     pub fn new(env: Environment, http_settings: HttpSettings) -> Self {
         let home = env.get("HOME").map(PathBuf::from);
@@ -152,9 +153,15 @@ impl Context {
 
     /// The shared HTTP client, built on first use; a failure (no trust roots, an unusable
     /// proxy variable) is remembered and returned to every caller.
+    ///
+    /// The proxy rules come from the context's environment ([`HttpSettings::with_proxy_from`]),
+    /// read only here: a run that builds no client (a cache hit) never parses them.
     pub fn http(&self) -> Result<Client, Arc<HttpError>> {
         self.http
-            .get_or_init(|| build_client(&self.http_settings).map_err(Arc::new))
+            .get_or_init(|| {
+                let settings = self.http_settings.clone().with_proxy_from(&self.env);
+                build_client(&settings).map_err(Arc::new)
+            })
             .clone()
     }
 

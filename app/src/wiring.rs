@@ -118,8 +118,8 @@ pub fn warn_if_cleartext(endpoint: &Endpoint, what: &str) {
 
 /// HTTP settings from configuration (timeouts are validated when it is loaded) and the proxy
 /// variables of the environment snapshot.
-pub fn http_settings(settings: &Settings, env: &Environment) -> HttpSettings {
-    let mut http = HttpSettings::new(user_agent()).with_proxy_from(env);
+pub fn http_settings(settings: &Settings) -> HttpSettings {
+    let mut http = HttpSettings::new(user_agent());
     http.connect_timeout = settings.http_connect_timeout;
     http.timeout = settings.http_timeout;
     http
@@ -216,7 +216,7 @@ pub fn session(
     let identity = identity(settings, role_arn, env)?;
     let sts_endpoint = sts_endpoint(settings, env)?;
     warn_if_cleartext(&sts_endpoint, "STS endpoint");
-    let ctx = context(http_settings(settings, env), env);
+    let ctx = context(http_settings(settings), env);
     let client = ctx
         .http()
         .map_err(|e| AppError::Http(Arc::unwrap_or_clone(e)))?;

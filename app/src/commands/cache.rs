@@ -139,7 +139,7 @@ pub fn run(
         env.get("HOME"),
     )?;
     let dir = CacheDir::new(&path);
-    let ctx = wiring::context(wiring::http_settings(settings, env), env);
+    let ctx = wiring::context(wiring::http_settings(settings), env);
     let text = match command {
         CacheCommand::List => list(
             &ctx,

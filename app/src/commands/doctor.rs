@@ -113,7 +113,7 @@ pub fn run(args: &DoctorArgs, settings: &Settings, env: &Environment) -> Result<
             // No session (an unusable proxy variable, no trust roots, a bad endpoint): nothing
             // can be asked of the APIs; the local checks below still run.
             checks.push(Check::from_error("setup", &e));
-            wiring::context(wiring::http_settings(settings, env), env)
+            wiring::context(wiring::http_settings(settings), env)
         }
     };
     checks.push(local::proxy(env));

@@ -10,8 +10,9 @@ use crate::error::AppError;
 use crate::wiring::{self, Identity, StoreKind};
 use ack_ram_adapters::ack::AckClient;
 use ack_ram_adapters::clock::SystemClock;
+use ack_ram_adapters::context::Context;
 use ack_ram_adapters::env::Environment;
-use ack_ram_adapters::http::{Endpoint, HttpSettings};
+use ack_ram_adapters::http::Endpoint;
 use ack_ram_adapters::retry::RetryingIssuer;
 use ack_ram_adapters::store::{self, CacheDir};
 use ack_ram_domain::ports::{
@@ -34,7 +35,6 @@ struct Plan {
     cache_dir: PathBuf,
     endpoint: Endpoint,
     sts_endpoint: Endpoint,
-    http: HttpSettings,
     identity: Identity,
     retry: RetryPolicy,
     lock_timeout: Duration,
@@ -51,7 +51,6 @@ fn plan(
     let endpoint = wiring::cs_endpoint(settings)?;
     let sts_endpoint = wiring::sts_endpoint(settings, env)?;
     let cache_dir = wiring::expand_home(&settings.credential_cache_dir, env.get("HOME"))?;
-    let http = wiring::http_settings(settings, env);
     let retry = wiring::retry_policy(settings);
     let store = settings.cache_store;
     Ok(Plan {
@@ -67,7 +66,6 @@ fn plan(
         cache_dir,
         endpoint,
         sts_endpoint,
-        http,
         identity,
         retry,
         lock_timeout: settings.lock_timeout,
@@ -82,7 +80,9 @@ pub fn run(
     env: &Environment,
 ) -> Result<(), AppError> {
     let plan = plan(args, settings, env)?;
-    let store = open_store(&plan, env);
+    // One context for the run; it connects to nothing until a refresh asks it to.
+    let ctx = wiring::context(wiring::http_settings(settings), env);
+    let store = open_store(&plan, &ctx);
     let clock = SystemClock;
     let use_case = GetCredential::new(store.as_ref(), &clock);
     let cluster = plan.request.key.cluster_id.clone();
@@ -97,7 +97,7 @@ pub fn run(
             if plan.store == StoreKind::Keyring {
                 // Asked for the keychain: without one, say so rather than fetch a key that
                 // could not be kept (and never write it to disk instead).
-                store::require_keychain(&wiring::context(plan.http.clone(), env))?;
+                store::require_keychain(&ctx)?;
             }
             match &reason {
                 RefreshReason::StoreUnreadable(e) => {
@@ -106,7 +106,7 @@ pub fn run(
                 }
                 other => tracing::debug!(reason = ?other, "fetching a new certificate"),
             }
-            refresh(&use_case, &plan, fallback, env).map_err(|error| match error {
+            refresh(&use_case, &plan, fallback, &ctx).map_err(|error| match error {
                 RefreshFailure::App(e) => e,
                 RefreshFailure::UseCase(error) => AppError::GetCredential {
                     cluster: cluster.clone(),
@@ -131,10 +131,9 @@ pub fn run(
 /// The store `--cache-store` selects for this entry (`auto` is decided by [`store::open`]:
 /// without a keychain round trip when the entry already exists in one store). The keychain is
 /// the process's shared one, so the refresh path reuses its connection.
-fn open_store(plan: &Plan, env: &Environment) -> Box<dyn CredentialStore> {
-    let ctx = wiring::context(plan.http.clone(), env);
+fn open_store(plan: &Plan, ctx: &Context) -> Box<dyn CredentialStore> {
     let dir = CacheDir::new(&plan.cache_dir).with_lock_timeout(plan.lock_timeout);
-    store::open(plan.store, &ctx, &dir, &plan.request.key)
+    store::open(plan.store, ctx, &dir, &plan.request.key)
 }
 
 enum RefreshFailure {
@@ -146,7 +145,7 @@ fn refresh(
     use_case: &GetCredential<'_>,
     plan: &Plan,
     fallback: Option<ClusterCredential>,
-    env: &Environment,
+    ctx: &Context,
 ) -> Result<Served, RefreshFailure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -154,7 +153,6 @@ fn refresh(
         .map_err(|e| RefreshFailure::App(AppError::Runtime(e)))?;
     wiring::warn_if_cleartext(&plan.endpoint, "ACK endpoint");
     wiring::warn_if_cleartext(&plan.sts_endpoint, "STS endpoint");
-    let ctx = wiring::context(plan.http.clone(), env);
     runtime.block_on(async {
         let (provider, issuer): (
             Box<dyn AccessCredentialProvider>,
@@ -163,7 +161,7 @@ fn refresh(
             Ok(client) => (
                 Box::new(wiring::chain(
                     &plan.identity,
-                    &ctx,
+                    ctx,
                     client.clone(),
                     plan.sts_endpoint.clone(),
                 )),
@@ -318,7 +316,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         for (asked, name) in [("file", "file"), ("keyring", "keyring"), ("none", "none")] {
             let plan = plan_in(dir.path(), asked);
-            assert_eq!(open_store(&plan, &Environment::default()).name(), name);
+            let ctx = crate::wiring::context(
+                ack_ram_adapters::http::HttpSettings::new("t"),
+                &Environment::default(),
+            );
+            assert_eq!(open_store(&plan, &ctx).name(), name);
         }
     }
 }
