@@ -289,3 +289,63 @@ mod fuzz {
         }
     }
 }
+
+#[tokio::test]
+async fn a_redirecting_oauth_server_gets_the_token_nowhere_else_and_nothing_is_written() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(307).insert_header(
+            "location",
+            format!("{}/v1/exchange", elsewhere.uri()).as_str(),
+        ))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write_config(dir.path(), serde_json::json!({}));
+    let before = std::fs::read(&path).unwrap_or_default();
+    let err = provider(&path, &server)
+        .provide()
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("307"), "{err}");
+    for secret in [ACCESS, REFRESH] {
+        assert!(!err.contains(secret), "{err}");
+    }
+    assert_eq!(
+        elsewhere.received_requests().await.map(|r| r.len()),
+        Some(0),
+        "the redirect target got the bearer token"
+    );
+    assert_eq!(std::fs::read(&path).unwrap_or_default(), before);
+}
+
+#[tokio::test]
+async fn an_unusable_endpoint_override_is_an_error_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write_config(dir.path(), serde_json::json!({}));
+    let loaded =
+        super::super::aliyun_cli::load(&crate::context::OsFs, &path, Some("default"), None, "s")
+            .unwrap_or_else(|e| panic!("{e}"));
+    let super::super::CredentialSpec::OAuth(profile) = loaded.spec else {
+        panic!("{:?}", loaded.spec)
+    };
+    for hostile in [
+        "ftp://oauth.example",
+        "https://u:p@oauth.example",
+        "oauth.example?x=1",
+    ] {
+        let env: Environment = [(ENDPOINT_VARIABLE, hostile)].into_iter().collect();
+        let provider = OAuthProvider::new((*profile).clone(), context(env), Duration::from_secs(5));
+        let err = provider
+            .provide()
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(ENDPOINT_VARIABLE), "{hostile}: {err}");
+        assert!(!err.contains(ACCESS), "{err}");
+    }
+}
