@@ -133,8 +133,11 @@ def main():
         os.makedirs(home)
         env = base_env(home, ca)
         host = endpoint.removeprefix("https://")
+        # The exec entry get-kubeconfig writes (what kubectl runs), pointed at the emulator.
         plugin = [os.path.abspath(args.bin), "credential-plugin", "get-credential",
-                  "--cluster-id", CLUSTER, "--cs-endpoint", host]
+                  "--cluster-id", CLUSTER, "--api-version", "v1beta1", "--expiration", "3h0m0s",
+                  "--credential-cache-dir", "~/.kube/cache/ack-ram-tool/credential-plugin",
+                  "--cs-endpoint", host, "--log-level", "error"]
         # Fill the file cache once.
         run_once(plugin, env)
         cache_file = os.path.join(home, ".kube/cache/ack-ram-tool/credential-plugin",

@@ -7,6 +7,11 @@ use ack_ram_adapters::store::StoreKind;
 use ack_ram_domain::{ApiVersion, CertificateLifetime, ClusterId, RegionId};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod fast;
+
+/// The names `--credential-type` offers.
+const CREDENTIAL_TYPES: [&str; 4] = ["auto", "imds", "ecs-role", "keyring"];
+
 /// The Alibaba Cloud ACK credential plugin for kubectl.
 #[derive(Debug, Parser)]
 #[command(
@@ -50,7 +55,7 @@ pub struct GlobalArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignore_aliyun_cli_credentials: Option<bool>,
     /// auto (the credential chain), imds / ecs-role (the ECS instance RAM role only) or keyring (an AccessKey in the OS keychain) [env: ACK_RAM_TOOL_CREDENTIAL_TYPE]
-    #[arg(long, global = true, value_name = "TYPE", ignore_case = true, value_parser = one_of::<CredentialType>(&["auto", "imds", "ecs-role", "keyring"]))]
+    #[arg(long, global = true, value_name = "TYPE", ignore_case = true, value_parser = one_of::<CredentialType>(&CREDENTIAL_TYPES))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_type: Option<CredentialType>,
     /// STS endpoint: host[:port] or URL [env: ACK_RAM_TOOL_STS_ENDPOINT]

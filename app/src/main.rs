@@ -12,12 +12,20 @@ mod wiring;
 
 use ack_ram_adapters::env::Environment;
 use clap::{CommandFactory, Parser};
+
 use cli::{AuthCommand, Cli, Command, PluginCommand};
 use error::AppError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // What kubectl runs is recognised without building clap's command tree (cli/fast.rs);
+    // everything else, errors and help included, is clap's.
+    let parsed = match cli::fast::parse(&args) {
+        Some(cli) => Ok(cli),
+        None => Cli::try_parse_from(&args),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             // A bare command group: its help, on stderr, and exit 1 (nothing was done).

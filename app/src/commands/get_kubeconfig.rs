@@ -26,7 +26,7 @@ use ack_ram_domain::{ApiVersion, CertificateLifetime, ClusterId};
 use std::io::Write;
 
 /// The exec arguments, in the Go tool's order.
-fn exec_args(
+pub(crate) fn exec_args(
     args: &GetKubeconfigArgs,
     global: &GlobalArgs,
     mode: Mode,
