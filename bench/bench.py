@@ -9,6 +9,7 @@ trivial HTTPS client (curl) doing one request to the same server. Each pair runs
 (A, B, A, B, ...) after a warm-up, so both see the same machine state. Per process: wall time,
 CPU time (user + system) and peak RSS, from wait4(2). Prints a Markdown table and, with
 --max-hit-ratio, fails (exit 1) when the file-store hit is slower than that many times `cat`.
+With --compare-bin OTHER, OTHER's cache hit is one more baseline (before/after a change).
 """
 
 import argparse
@@ -56,7 +57,7 @@ def run_once(argv, env):
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def pair(name, a, b, env_a, env_b, runs, warmup):
+def pair(name, baseline, a, b, env_a, env_b, runs, warmup):
     for _ in range(warmup):
         run_once(a, env_a)
         run_once(b, env_b)
@@ -64,7 +65,7 @@ def pair(name, a, b, env_a, env_b, runs, warmup):
     for _ in range(runs):
         ra.append(run_once(a, env_a))
         rb.append(run_once(b, env_b))
-    return name, summarize(ra, peak_rss_kib(a, env_a)), summarize(rb, peak_rss_kib(b, env_b))
+    return name, baseline, summarize(ra, peak_rss_kib(a, env_a)), summarize(rb, peak_rss_kib(b, env_b))
 
 
 def summarize(results, rss_kib):
@@ -124,6 +125,8 @@ def main():
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--max-hit-ratio", type=float, default=None)
     p.add_argument("--json", help="also write the figures here")
+    p.add_argument("--compare-bin", help="another ack-ram-tool (an older build, say): its cache hit "
+                   "becomes one more baseline, interleaved with this one's")
     args = p.parse_args()
 
     work = tempfile.mkdtemp(prefix="ack-bench-")
@@ -142,17 +145,24 @@ def main():
         run_once(plugin, env)
         cache_file = os.path.join(home, ".kube/cache/ack-ram-tool/credential-plugin",
                                   f"{CLUSTER}-exec-auth-credential-v1beta1.json")
-        rows = [pair("cache hit, file store", plugin, ["cat", cache_file], env, env, args.runs, args.warmup)]
+        rows = [pair("cache hit, file store", "`cat` of the cache file", plugin, ["cat", cache_file],
+                     env, env, args.runs, args.warmup)]
+        if args.compare_bin:
+            other = [os.path.abspath(args.compare_bin)] + plugin[1:]
+            rows.append(pair("cache hit, file store", f"the same hit by {args.compare_bin}", plugin,
+                             other, env, env, args.runs, args.warmup))
 
         if "DBUS_SESSION_BUS_ADDRESS" in os.environ:
             keyring = plugin + ["--cache-store", "keyring"]
             run_once(keyring, env)
-            rows.append(pair("cache hit, keyring store (Secret Service)", keyring, plugin, env, env,
+            rows.append(pair("cache hit, keyring store (Secret Service)", "the file-store hit", keyring,
+                             plugin, env, env,
                              max(args.runs // 4, 10), args.warmup))
 
         cold = plugin + ["--cache-store", "none"]
         curl = ["curl", "-s", "-o", "/dev/null", "--cacert", ca, f"{endpoint}/k8s/{CLUSTER}/user_config"]
-        rows.append(pair("cold path (HTTPS to the local emulator)", cold, curl, env, env,
+        rows.append(pair("cold path (HTTPS to the local emulator)", "`curl` one HTTPS request", cold,
+                         curl, env, env,
                          args.cold_runs, 3))
         handshakes = connects(cold, env)
     finally:
@@ -163,18 +173,18 @@ def main():
     size = os.path.getsize(args.bin)
     print(f"| measurement | ack-ram-tool median (min-max) | baseline | baseline median (min-max) | ratio | ack-ram-tool CPU | baseline CPU | peak RSS | baseline peak RSS |")
     print("|---|---|---|---|---|---|---|---|---|")
-    baselines = ["`cat` of the cache file", "the file-store hit", "`curl` one HTTPS request"]
-    for (name, a, b), base in zip(rows, baselines if len(rows) == 3 else [baselines[0], baselines[2]]):
+    for name, base, a, b in rows:
         print(f"| {name} | {a['wall_ms']:.2f} ms ({a['wall_min']:.2f}-{a['wall_max']:.2f}) | {base} | "
               f"{b['wall_ms']:.2f} ms ({b['wall_min']:.2f}-{b['wall_max']:.2f}) | {a['wall_ms'] / b['wall_ms']:.2f}x | "
               f"{a['cpu_ms']:.2f} ms | {b['cpu_ms']:.2f} ms | {a['rss_mib']:.1f} MiB | {b['rss_mib']:.1f} MiB |")
-    print(f"\nbinary: {size / 1024 / 1024:.2f} MiB ({args.bin}); runs: {rows[0][1]['runs']} per hit pair, "
-          f"{rows[-1][1]['runs']} cold; TCP connections per cold run: {handshakes}")
+    print(f"\nbinary: {size / 1024 / 1024:.2f} MiB ({args.bin}); runs: {rows[0][2]['runs']} per hit pair, "
+          f"{rows[-1][2]['runs']} cold; TCP connections per cold run: {handshakes}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": [{"name": n, "plugin": a, "baseline": b} for n, a, b in rows],
+            json.dump({"rows": [{"name": n, "baseline_name": base, "plugin": a, "baseline": b}
+                                for n, base, a, b in rows],
                        "binary_bytes": size, "cold_connections": handshakes}, f, indent=1)
-    hit, cat = rows[0][1], rows[0][2]
+    hit, cat = rows[0][2], rows[0][3]
     ratio = hit["wall_ms"] / cat["wall_ms"]
     if args.max_hit_ratio is not None and ratio > args.max_hit_ratio:
         print(f"FAIL: the cache hit is {ratio:.2f}x `cat` (limit {args.max_hit_ratio}x)", file=sys.stderr)

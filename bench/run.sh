@@ -11,7 +11,10 @@ command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq cur
 command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace >/dev/null; } || true
 
 echo "== release build" >&2
-cargo build --release --locked -q -p ack-ram-tool -p ack-ram-emulator
+# Two builds: built together, cargo would unify the emulator's features of shared crates into
+# ack-ram-tool, and the binary measured would not be the one users install.
+cargo build --release --locked -q -p ack-ram-tool
+cargo build --release --locked -q -p ack-ram-emulator
 
 # The keyring figures need a Secret Service; start a private one when none is running.
 if [[ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]]; then
