@@ -12,7 +12,6 @@ mod wiring;
 
 use ack_ram_adapters::env::Environment;
 use clap::{CommandFactory, Parser};
-
 use cli::{AuthCommand, Cli, Command, PluginCommand};
 use error::AppError;
 use std::process::ExitCode;
