@@ -35,15 +35,15 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
             Some((name, value)) => (name, Some(value)),
             None => (word, None),
         };
-        let option = Option_::named(name)?;
+        let option = Flag::named(name)?;
         let value = match (option.kind(), inline) {
             // Switches take their value only after `=` (clap's require_equals).
             (Kind::Switch, None) => "true",
             (Kind::Switch, Some(value)) => value,
             (Kind::Value, Some(value)) => value,
-            // A value that looks like an option is clap's to reject.
             (Kind::Value, None) => words.next()??,
         };
+        // An empty value, or a separate one that looks like an option, is clap's to judge.
         if value.is_empty() || (inline.is_none() && value.starts_with('-')) {
             return None;
         }
@@ -97,7 +97,7 @@ enum Kind {
 
 /// The options recognised here: get-credential's and the global ones.
 #[derive(Clone, Copy)]
-enum Option_ {
+enum Flag {
     ClusterId,
     RoleArn,
     Expiration,
@@ -118,7 +118,7 @@ enum Option_ {
     CacheStore,
 }
 
-impl Option_ {
+impl Flag {
     fn named(name: &str) -> Option<Self> {
         Some(match name {
             "--cluster-id" | "-c" => Self::ClusterId,

@@ -381,7 +381,7 @@ fn every_option_of_get_credential_is_recognised_or_deliberately_left_to_clap() {
     assert!(longs.len() > 15, "the globals are missing: {longs:?}");
     for long in longs {
         assert!(
-            Option_::named(&long).is_some() || LEFT_TO_CLAP.contains(&long.as_str()),
+            Flag::named(&long).is_some() || LEFT_TO_CLAP.contains(&long.as_str()),
             "{long} is neither recognised by cli/fast.rs nor listed as left to clap"
         );
     }
