@@ -4,8 +4,9 @@
 //!
 //! Two AccessKeys chosen only through environment variables share the Go tool's cache file name;
 //! the Go tool serves the second one the first one's certificate. Here each gets its own, then
-//! each is a hit; a file the Go tool wrote is still served, byte for byte as before; and
-//! `cache list` says whose each entry is and judges it against its own lifetime.
+//! each is a hit; an entry another key left behind is removed once it has expired; a file the
+//! Go tool wrote is still served, byte for byte as before; and `cache list` says whose each
+//! entry is and judges it against its own lifetime.
 
 mod support;
 
@@ -171,6 +172,53 @@ async fn a_refresh_that_fails_never_falls_back_to_another_identitys_certificate(
     // A's entry is untouched.
     let again = run(as_identity(&sandbox, &server, AK_A)).await;
     assert_eq!(stdout(&again), stdout(&a));
+}
+
+/// The names of the identities' own entries in the cache directory.
+fn own_entries(sandbox: &Sandbox) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(sandbox.cache_dir())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.contains(".json.id-"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_refresh_removes_what_rotated_access_keys_left_behind_once_it_has_expired() {
+    const AK_C: &str = "LTAI5tThirdIdentityKey0003";
+    let server = MockServer::start().await;
+    let (cert_b, key_b) = other_certificate();
+    issue_to(&server, AK_A, (CLIENT_CERT, CLIENT_KEY), &in_hours(3), 1).await;
+    issue_to(&server, AK_C, (CLIENT_CERT, CLIENT_KEY), &in_hours(3), 1).await;
+    issue_to(&server, AK_B, (&cert_b, &key_b), &in_hours(3), 1).await;
+    let sandbox = Sandbox::new();
+
+    // A CI job's rotated AccessKey: its entry stays behind, and in time its certificate expires.
+    let a = run(as_identity(&sandbox, &server, AK_A)).await;
+    assert!(a.status.success(), "{}", stderr(&a));
+    let left_by_a = own_entries(&sandbox);
+    assert_eq!(left_by_a.len(), 1, "{left_by_a:?}");
+    let c = run(as_identity(&sandbox, &server, AK_C)).await;
+    assert!(c.status.success(), "{}", stderr(&c));
+    let a_path = sandbox
+        .cache_dir()
+        .join(left_by_a.first().map(String::as_str).unwrap_or_default());
+    let mut entry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&a_path).unwrap_or_default()).unwrap_or_default();
+    entry["status"]["expirationTimestamp"] = "2001-01-01T00:00:00Z".into();
+    std::fs::write(&a_path, entry.to_string()).unwrap_or_else(|e| panic!("{e}"));
+
+    // The next refresh, by yet another key, removes A's expired entry and keeps C's fresh one.
+    let b = run(as_identity(&sandbox, &server, AK_B)).await;
+    assert!(b.status.success(), "{}", stderr(&b));
+    let left = own_entries(&sandbox);
+    assert!(
+        !a_path.exists(),
+        "the expired entry is still there: {left:?}"
+    );
+    assert_eq!(left.len(), 2, "B's and C's entries: {left:?}");
+    let c_again = run(as_identity(&sandbox, &server, AK_C)).await;
+    assert_eq!(stdout(&c_again), stdout(&c), "C's entry is still a hit");
 }
 
 #[tokio::test]

@@ -14,6 +14,10 @@
 //!   certificate;
 //! - `<stem>.json`: the Go-named file, byte for byte what the Go tool writes and what is printed.
 //!
+//! Each identity that refreshes leaves its own file, and with AccessKeys that rotate (STS
+//! credentials handed to CI jobs) nothing would ever remove the old ones; so a write also
+//! removes the other identities' entries for the same name whose certificates have expired.
+//!
 //! They are written in that order, so a reader never finds a Go-named certificate with a binding
 //! that claims it for the wrong identity: in between, the binding names another certificate and
 //! binds nothing. A lookup reads the Go-named file first: served when the binding names this
@@ -136,6 +140,33 @@ impl FileStore {
             Err(reason) => {
                 tracing::debug!(path = %path.display(), %reason, "cache miss: unusable cache file (it will be replaced)");
                 Ok(None)
+            }
+        }
+    }
+
+    /// Removes the other identities' own entries for `key`'s Go name whose certificates expired
+    /// before `now`. Best effort, and it loses nothing: a file that cannot be read, is not
+    /// trusted or does not parse stays (`cache clear` removes it).
+    fn remove_expired_entries_of_others(&self, key: &CacheKey, now: chrono::DateTime<chrono::Utc>) {
+        let Ok(files) = self.dir.files() else {
+            return;
+        };
+        for (name, path) in files {
+            if !key.is_another_identitys_entry(&name) {
+                continue;
+            }
+            let expired = read_cache_file(&path, "cache file")
+                .ok()
+                .flatten()
+                .and_then(|bytes| ExecCredential::parse_cached_entry(&bytes).ok())
+                .is_some_and(|entry| entry.credential.expiration <= now);
+            if expired
+                && matches!(
+                    dir::remove_file(&path, "remove an expired cache file"),
+                    Ok(true)
+                )
+            {
+                tracing::debug!(file = %path.display(), "removed another identity's expired entry");
             }
         }
     }
@@ -285,6 +316,7 @@ impl CredentialStore for FileStore {
             reason: e.to_string(),
         })?;
         tracing::debug!(path = %path.display(), identity = %selected.label, "cached the new credential");
+        self.remove_expired_entries_of_others(key, chrono::Utc::now());
         Ok(())
     }
 

@@ -219,6 +219,29 @@ impl KeyringStore {
         Ok(removed > 0 || file_removed)
     }
 
+    /// Removes the other identities' entries for `key`'s Go name whose certificates expired
+    /// before `now`, keychain entries and metadata alike (with rotating AccessKeys nothing else
+    /// would). Best effort: what cannot be listed or deleted stays for `cache clear`.
+    fn remove_expired_entries_of_others(&self, key: &CacheKey, now: chrono::DateTime<chrono::Utc>) {
+        let Ok(entries) = self.list() else {
+            return;
+        };
+        for entry in entries {
+            let expired = entry.expiration.is_some_and(|at| at <= now);
+            if !(expired && key.is_another_identitys_entry(&entry.cache_file)) {
+                continue;
+            }
+            match self.delete_entry(&entry) {
+                Ok(_) => {
+                    tracing::debug!(entry = %entry.cache_file, "removed another identity's expired entry")
+                }
+                Err(e) => {
+                    tracing::debug!(entry = %entry.cache_file, error = %e, "could not remove another identity's expired entry")
+                }
+            }
+        }
+    }
+
     /// The entries in the directory, from their metadata files (no keychain access), sorted by
     /// cache file name.
     pub fn list(&self) -> Result<Vec<ListedEntry>, StoreError> {
@@ -334,6 +357,7 @@ impl CredentialStore for KeyringStore {
             reason: e.to_string(),
         })?;
         tracing::debug!(path = %path.display(), backend = self.backend().name(), service = SERVICE, "cached the new credential (key in the keychain)");
+        self.remove_expired_entries_of_others(key, chrono::Utc::now());
         Ok(())
     }
 

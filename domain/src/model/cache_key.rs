@@ -159,6 +159,14 @@ impl CacheKey {
         scoped_file_name(&self.file_name(), &self.identity.selected.fingerprint)
     }
 
+    /// Whether `name` is another identity's own entry under this key's Go name (what a write
+    /// may clean up once its certificate has expired).
+    pub fn is_another_identitys_entry(&self, name: &str) -> bool {
+        split_scoped_file_name(name).is_some_and(|(go_name, fingerprint)| {
+            go_name == self.file_name() && fingerprint != self.identity.selected.fingerprint
+        })
+    }
+
     /// The file next to the Go-named one that says which identity wrote it (absent when the Go
     /// tool did): `<Go name>.identity`.
     pub fn binding_file_name(&self) -> String {
@@ -305,6 +313,17 @@ mod tests {
         ] {
             assert_eq!(split_scoped_file_name(&other), None, "{other}");
         }
+        // Another identity's entry is one under the same Go name with another fingerprint.
+        let other_fingerprint = IdentityFingerprint::parse("fedcba9876543210")
+            .unwrap_or_else(|| panic!("a valid fingerprint"));
+        let another = scoped_file_name(&dev.file_name(), &other_fingerprint);
+        assert!(dev.is_another_identitys_entry(&another));
+        assert!(!dev.is_another_identitys_entry(&scoped), "its own");
+        assert!(!dev.is_another_identitys_entry(&dev.file_name()));
+        assert!(
+            !plain.is_another_identitys_entry(&another),
+            "another Go name"
+        );
     }
 
     #[test]

@@ -131,6 +131,52 @@ fn two_identities_sharing_the_go_name_never_see_each_others_certificate() {
 }
 
 #[test]
+fn a_write_removes_other_identities_expired_entries_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = FileStore::new(dir.path());
+    let expired = ClusterCredential {
+        expiration: DateTime::<Utc>::from_timestamp(1_000_000_000, 0).unwrap_or_default(),
+        ..issued("CERT OLD")
+    };
+    // Rotating AccessKeys (STS credentials of CI jobs): each left an entry.
+    let (old, fresh, unreadable, now) = (
+        bound("STS.RotatedAwayLongAgo0001"),
+        bound("STS.StillValidElsewhere002"),
+        bound("STS.DamagedEntry000000003"),
+        bound("STS.TheCurrentJobsKey00004"),
+    );
+    assert_eq!(store.save(&old, &expired), Ok(()));
+    assert_eq!(store.save(&fresh, &issued("CERT FRESH")), Ok(()));
+    assert_eq!(store.save(&unreadable, &issued("CERT X")), Ok(()));
+    fs::write(store.scoped_path_for(&unreadable), b"{ torn").unwrap_or_else(|e| panic!("{e}"));
+    let other_cluster = CacheKey {
+        cluster_id: ClusterId::parse("c5678").unwrap_or_else(|e| panic!("{e}")),
+        ..old.clone()
+    };
+    assert_eq!(store.save(&other_cluster, &expired), Ok(()));
+
+    assert_eq!(store.save(&now, &issued("CERT NOW")), Ok(()));
+    assert!(
+        !store.scoped_path_for(&old).exists(),
+        "the expired entry of another identity is gone"
+    );
+    assert_eq!(store.load(&fresh), Ok(Some(issued("CERT FRESH"))));
+    assert!(
+        store.scoped_path_for(&unreadable).exists(),
+        "kept: not judged"
+    );
+    assert!(
+        store.scoped_path_for(&other_cluster).exists(),
+        "another cluster's entries are its own writes' business"
+    );
+    assert_eq!(store.load(&now), Ok(Some(issued("CERT NOW"))));
+
+    // The writer's own entry is replaced, never removed, even when what it replaces expired.
+    assert_eq!(store.save(&other_cluster, &expired), Ok(()));
+    assert!(store.scoped_path_for(&other_cluster).exists());
+}
+
+#[test]
 fn a_go_written_file_is_served_to_any_identity_until_one_of_ours_replaces_it() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let store = FileStore::new(dir.path());

@@ -285,6 +285,41 @@ fn bound(cluster: &str, access_key_id: &str) -> CacheKey {
 }
 
 #[test]
+fn a_write_removes_other_identities_expired_entries_from_the_keychain_too() {
+    let (_home, vault, store) = store();
+    let (old, fresh, now) = (
+        bound("c1234", "STS.RotatedAwayLongAgo0001"),
+        bound("c1234", "STS.StillValidElsewhere002"),
+        bound("c1234", "STS.TheCurrentJobsKey00004"),
+    );
+    let expired = ClusterCredential {
+        expiration: DateTime::<Utc>::from_timestamp(1_000_000_000, 0).unwrap_or_default(),
+        ..credential("OLD")
+    };
+    assert_eq!(store.save(&old, &expired), Ok(()));
+    assert_eq!(store.save(&fresh, &credential("FRESH")), Ok(()));
+    let default = key("c1234", "");
+    assert_eq!(store.save(&default, &expired), Ok(()));
+    assert_eq!(store.save(&now, &credential("NOW")), Ok(()));
+
+    assert!(!store.metadata_path(&old).exists(), "metadata removed");
+    assert!(
+        !vault
+            .entries()
+            .keys()
+            .any(|k| k.contains(&KeyringStore::account(&old))),
+        "keychain entry removed: {:?}",
+        vault.entries().keys().collect::<Vec<_>>()
+    );
+    assert_eq!(store.load(&fresh), Ok(Some(credential("FRESH"))));
+    assert_eq!(store.load(&now), Ok(Some(credential("NOW"))));
+    assert!(
+        store.metadata_path(&default).exists(),
+        "the Go name's own entry is only ever replaced"
+    );
+}
+
+#[test]
 fn each_identity_has_its_own_entry_and_never_reads_anothers() {
     let (_home, vault, store) = store();
     let (a, b) = (
