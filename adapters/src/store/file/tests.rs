@@ -154,8 +154,36 @@ fn a_write_removes_other_identities_expired_entries_and_nothing_else() {
         ..old.clone()
     };
     assert_eq!(store.save(&other_cluster, &expired), Ok(()));
+    // Hostile siblings under entry names: a link to an expired entry elsewhere, and a FIFO.
+    let (linked, fifo) = (
+        bound("STS.PlantedLinkToOldEntry05"),
+        bound("STS.PlantedFifoInTheDir006"),
+    );
+    let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let target = outside.path().join("expired.json");
+    fs::write(
+        &target,
+        ExecCredential::new(ApiVersion::V1Beta1, expired.clone())
+            .to_json_bound(&old.identity.selected),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(&target, store.scoped_path_for(&linked))
+        .unwrap_or_else(|e| panic!("{e}"));
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        store.scoped_path_for(&fifo),
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
 
     assert_eq!(store.save(&now, &issued("CERT NOW")), Ok(()));
+    for planted in [&linked, &fifo] {
+        assert!(
+            fs::symlink_metadata(store.scoped_path_for(planted)).is_ok(),
+            "not trusted, so not judged: left for cache clear"
+        );
+    }
+    assert!(target.exists(), "a link is never followed");
     assert!(
         !store.scoped_path_for(&old).exists(),
         "the expired entry of another identity is gone"
